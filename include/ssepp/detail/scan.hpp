@@ -1,0 +1,96 @@
+// The parser's hot loop: find the next line terminator (CR or LF) and learn,
+// in the same pass, whether the bytes before it are all ASCII (so UTF-8
+// checking can be skipped). SSE2 is part of x86-64, so no runtime dispatch
+// is needed there; other targets use a word-at-a-time fallback. Internal.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define SSEPP_SCAN_SSE2 1
+#else
+#define SSEPP_SCAN_SSE2 0
+#endif
+
+namespace ssepp::detail {
+
+struct line_scan {
+  const char* end;  // first CR or LF, or the end of input when there is none
+  bool ascii;       // no byte >= 0x80 in [begin, end)
+};
+
+inline unsigned count_trailing_zeros(std::uint32_t x) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<unsigned>(__builtin_ctz(x));
+#else
+  unsigned n = 0;
+  while (!(x & 1u)) x >>= 1, ++n;
+  return n;
+#endif
+}
+
+inline line_scan scan_scalar(const char* p, const char* end, bool ascii) noexcept {
+  unsigned char high = 0;
+  for (; p != end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '\n' || c == '\r') break;
+    high |= c;
+  }
+  return {p, ascii && high < 0x80};
+}
+
+#if SSEPP_SCAN_SSE2
+inline line_scan scan_line(const char* p, const char* end) noexcept {
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  __m128i high = _mm_setzero_si128();
+  auto terminators = [&](__m128i v) {
+    return _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf));
+  };
+  // Four vectors per round keep long data lines (64 KiB JSON, base64 images)
+  // near memory speed; the branch per round is taken once per line.
+  while (end - p >= 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48));
+    const __m128i any = _mm_or_si128(_mm_or_si128(terminators(a), terminators(b)),
+                                     _mm_or_si128(terminators(c), terminators(d)));
+    if (_mm_movemask_epi8(any)) break;  // the 16-byte loop below finds it
+    high = _mm_or_si128(high, _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)));
+    p += 64;
+  }
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto mask = static_cast<std::uint32_t>(_mm_movemask_epi8(terminators(v)));
+    if (mask) {
+      const unsigned at = count_trailing_zeros(mask);
+      const auto before = static_cast<std::uint32_t>(_mm_movemask_epi8(v)) & ((1u << at) - 1u);
+      return {p + at, before == 0 && _mm_movemask_epi8(high) == 0};
+    }
+    high = _mm_or_si128(high, v);
+    p += 16;
+  }
+  return scan_scalar(p, end, _mm_movemask_epi8(high) == 0);
+}
+#else
+inline line_scan scan_line(const char* p, const char* end) noexcept {
+  // Word at a time: a byte is CR or LF when (byte ^ CR) or (byte ^ LF) is 0.
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  std::uint64_t high = 0;
+  while (end - p >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    const std::uint64_t x = w ^ (ones * '\r'), y = w ^ (ones * '\n');
+    if (((x - ones) & ~x & highs) | ((y - ones) & ~y & highs)) break;
+    high |= w;
+    p += 8;
+  }
+  return scan_scalar(p, end, (high & highs) == 0);
+}
+#endif
+
+}  // namespace ssepp::detail
