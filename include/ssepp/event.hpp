@@ -14,21 +14,21 @@ namespace ssepp {
 ///
 /// Thread safety: a plain value; the viewed strings must outlive it.
 struct event_view {
-  std::string_view data;  ///< payload; line breaks become several `data:` lines
-  std::string_view type;  ///< `event:` field; must not contain CR or LF
-  std::string_view id;    ///< `id:` field; must not contain CR, LF or NUL
+  std::string_view data{};  ///< payload; line breaks become several `data:` lines
+  std::string_view type{};  ///< `event:` field; must not contain CR or LF
+  std::string_view id{};    ///< `id:` field; must not contain CR, LF or NUL
   /// `retry:` field: the reconnection time the client should use; >= 0.
-  std::optional<std::chrono::milliseconds> retry;
+  std::optional<std::chrono::milliseconds> retry{};
 };
 
 /// An owning event to send; converts to `event_view` for formatting.
 ///
 /// Thread safety: a plain value.
 struct event {
-  std::string data;
-  std::string type;
-  std::string id;
-  std::optional<std::chrono::milliseconds> retry;
+  std::string data{};
+  std::string type{};
+  std::string id{};
+  std::optional<std::chrono::milliseconds> retry{};
 
   /// A view of this event, valid while the event lives unchanged.
   operator event_view() const noexcept { return {data, type, id, retry}; }
