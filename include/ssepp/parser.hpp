@@ -168,7 +168,7 @@ class parser {
   /// Sets the last event ID, e.g. the one a reconnecting client started with.
   void set_last_event_id(std::string_view id) {
     last_event_id_.assign(id.data(), id.size());
-    id_buffer_ = last_event_id_;
+    id_changed_ = false;
   }
 
   /// The error that stopped the parser, or an empty error_code.
@@ -213,8 +213,8 @@ class parser {
   std::string_view data_view_;
   data_state data_ = data_state::none;
   std::string type_;
-  std::string id_buffer_;
-  std::string last_event_id_;
+  std::string id_buffer_;      // the spec's "last event ID buffer", while id_changed_
+  std::string last_event_id_;  // the spec's "last event ID string"
   bool id_changed_ = false;
   bool after_cr_ = false;      // the previous chunk ended with CR
   unsigned char bom_seen_ = 0; // bytes of a leading BOM matched so far
@@ -328,12 +328,13 @@ void parser<Handler>::process_line(std::string_view line, bool ascii, line_sourc
     }
     return;
   }
-  const void* colon = std::memchr(line.data(), ':', line.size());
-  if (!colon) {
+  // Field names are a few bytes long: a plain loop beats a memchr call.
+  std::size_t name_size = 0;
+  while (name_size != line.size() && line[name_size] != ':') ++name_size;
+  if (name_size == line.size()) {
     process_field(line, line.substr(line.size()), source);
     return;
   }
-  const auto name_size = static_cast<std::size_t>(static_cast<const char*>(colon) - line.data());
   std::string_view value = line.substr(name_size + 1);
   if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   process_field(line.substr(0, name_size), value, source);
@@ -417,8 +418,9 @@ template <class Handler>
 void parser<Handler>::dispatch() {
   // Spec: the last event ID string is updated at every blank line, even
   // one that dispatches nothing.
+  // id_buffer_ is only read while id_changed_ is set, so a swap commits it.
   if (id_changed_) {
-    last_event_id_ = id_buffer_;
+    last_event_id_.swap(id_buffer_);
     id_changed_ = false;
   }
   if (data_ == data_state::none) {
@@ -443,9 +445,8 @@ void parser<Handler>::reset() {
   data_ = data_state::none;
   data_buffer_.clear();
   type_.clear();
-  // A new connection starts from the last dispatched ID, not from an `id:`
+  // A new connection starts from the last committed ID, not from an `id:`
   // that arrived in an event the old connection never finished.
-  id_buffer_ = last_event_id_;
   id_changed_ = false;
   after_cr_ = false;
   bom_seen_ = 0;

@@ -15,6 +15,16 @@
 #define SSEPP_SCAN_SSE2 0
 #endif
 
+// AVX2 doubles the width for long lines. GCC and Clang can compile one
+// function for AVX2 without -mavx2 and pick it at run time, so a portable
+// x86-64 build still gets it on machines that have it.
+#if SSEPP_SCAN_SSE2 && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#define SSEPP_SCAN_AVX2 1
+#else
+#define SSEPP_SCAN_AVX2 0
+#endif
+
 namespace ssepp::detail {
 
 struct line_scan {
@@ -42,6 +52,56 @@ inline line_scan scan_scalar(const char* p, const char* end, bool ascii) noexcep
   return {p, ascii && high < 0x80};
 }
 
+#if SSEPP_SCAN_AVX2
+inline bool cpu_has_avx2() noexcept {
+#if defined(__AVX2__)
+  return true;
+#else
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+#endif
+}
+
+// Precondition: no CR or LF in the bytes before p that the caller skipped;
+// `high` carries whether any of them had the top bit set.
+__attribute__((target("avx2"))) inline line_scan scan_long_avx2(const char* p, const char* end,
+                                                                 bool ascii) noexcept {
+  const __m256i cr = _mm256_set1_epi8('\r');
+  const __m256i lf = _mm256_set1_epi8('\n');
+  __m256i high = _mm256_setzero_si256();
+  // (No lambda here: it would not inherit this function's AVX2 target.)
+  while (end - p >= 128) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64));
+    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 96));
+    const __m256i ab = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(a, lf)),
+        _mm256_or_si256(_mm256_cmpeq_epi8(b, cr), _mm256_cmpeq_epi8(b, lf)));
+    const __m256i cd = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(c, cr), _mm256_cmpeq_epi8(c, lf)),
+        _mm256_or_si256(_mm256_cmpeq_epi8(d, cr), _mm256_cmpeq_epi8(d, lf)));
+    if (_mm256_movemask_epi8(_mm256_or_si256(ab, cd))) break;
+    high = _mm256_or_si256(high, _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d)));
+    p += 128;
+  }
+  while (end - p >= 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const auto mask = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf))));
+    if (mask) {
+      const unsigned at = count_trailing_zeros(mask);
+      const auto before = static_cast<std::uint32_t>(_mm256_movemask_epi8(v)) &
+                          (at == 32 ? ~0u : (1u << at) - 1u);
+      return {p + at, ascii && before == 0 && _mm256_movemask_epi8(high) == 0};
+    }
+    high = _mm256_or_si256(high, v);
+    p += 32;
+  }
+  return scan_scalar(p, end, ascii && _mm256_movemask_epi8(high) == 0);
+}
+#endif
+
 #if SSEPP_SCAN_SSE2
 inline line_scan scan_line(const char* p, const char* end) noexcept {
   const __m128i cr = _mm_set1_epi8('\r');
@@ -50,9 +110,16 @@ inline line_scan scan_line(const char* p, const char* end) noexcept {
   auto terminators = [&](__m128i v) {
     return _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf));
   };
-  // Four vectors per round keep long data lines (64 KiB JSON, base64 images)
-  // near memory speed; the branch per round is taken once per line.
+  // Most lines are short (an LLM token event is ~150 bytes): SSE2 finds
+  // them without a dispatch. Past the first 256 bytes the line is long, and
+  // wider vectors pay off.
+  const char* const wide_from = end - p > 512 ? p + 256 : end;
+  // Four vectors per round keep long data lines near memory speed; the
+  // branch per round is taken once per line.
   while (end - p >= 64) {
+#if SSEPP_SCAN_AVX2
+    if (p >= wide_from && cpu_has_avx2()) return scan_long_avx2(p, end, _mm_movemask_epi8(high) == 0);
+#endif
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
     const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
