@@ -403,3 +403,23 @@ TEST_CASE("views handed to the handler stay valid for the whole call") {
   CHECK_FALSE(p.feed("ond\n\n"));
   CHECK(p.handler().got == std::vector<std::string>{"first", "second"});
 }
+
+TEST_CASE("long lines: the line end and any malformed byte are found at every offset") {
+  // Lines of a few hundred bytes cross from the short-line scan to the wide
+  // one; a malformed byte must be repaired wherever it sits, and the line
+  // must end exactly at its terminator.
+  for (std::size_t length = 200; length < 1200; length += 61) {
+    for (std::size_t bad = 0; bad < length; bad += 23) {
+      std::string value(length, 'v');
+      value[bad] = '\xFF';
+      for (const char* terminator : {"\n", "\r", "\r\n"}) {
+        const std::string input = "data: " + value + terminator + terminator;
+        const auto r = ssepp_test::parse_whole(input + "data: next\n\n");
+        std::string expected = value;
+        expected.replace(bad, 1, "\xEF\xBF\xBD");
+        REQUIRE(r.items.size() == 2);
+        CHECK(r.items[0] == "event message|" + expected + "|");
+      }
+    }
+  }
+}
