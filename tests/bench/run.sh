@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs ssepp's parser benchmark and its peers in one go and prints one table.
+#
+#   tests/bench/run.sh [build-dir]
+#
+# build-dir defaults to build-bench/ at the top of the source tree. It is
+# configured (with SSEPP_BUILD_BENCH=ON) when it has no CMake cache yet or
+# the bench is off there, and the bench target is (re)built. Node's
+# dependencies are installed from the committed package-lock.json with
+# `npm ci` when tests/bench/node_modules is missing.
+#
+# Measured in the same run, on the same bytes:
+#   ssepp               ssepp::parser (default options) / ssepp::format
+#   eventsource-parser  the npm package, on Node
+#   floor               a minimal non-compliant LF-only memchr splitter
+#                       (and, for the formatter, plain appends)
+# Each figure is the best of several runs, each repeating passes for a
+# minimum time. Environment: SSEPP_BENCH_RUNS (5), SSEPP_BENCH_MIN_TIME (0.3
+# seconds), SSEPP_BENCH_SIZE (4 MiB per input).
+#
+# It reports times and never judges them: the exit status is non-zero only
+# when something failed to build or run, or a parser dispatched events other
+# than the ones generated.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build-bench}
+runs=${SSEPP_BENCH_RUNS:-5}
+min_time=${SSEPP_BENCH_MIN_TIME:-0.3}
+size=${SSEPP_BENCH_SIZE:-4}
+
+die() {
+  echo "run.sh: $*" >&2
+  exit 1
+}
+
+command -v cmake >/dev/null || die "cmake not found (apt-get install cmake g++)"
+command -v node >/dev/null || die "node not found: the eventsource-parser peer needs Node.js and npm"
+
+# --- build -----------------------------------------------------------------
+if [ ! -f "$build/CMakeCache.txt" ] || grep -q '^SSEPP_BUILD_BENCH:BOOL=OFF' "$build/CMakeCache.txt"; then
+  extra=()
+  # A fresh directory needs nothing but the bench (no doctest, no Asio).
+  [ -f "$build/CMakeCache.txt" ] || extra=(-DSSEPP_BUILD_TESTS=OFF -DSSEPP_BUILD_EXAMPLES=OFF)
+  cmake -S "$root" -B "$build" -DSSEPP_BUILD_BENCH=ON "${extra[@]}" >/dev/null
+fi
+cmake --build "$build" --target ssepp-bench-parser >/dev/null ||
+  die "building ssepp-bench-parser failed (run: cmake --build $build --target ssepp-bench-parser)"
+bench=$(find "$build/tests/bench" -type f -name ssepp-bench-parser -perm -u+x | head -n 1)
+[ -n "$bench" ] || die "ssepp-bench-parser not found under $build/tests/bench"
+
+if [ ! -f "$here/node_modules/eventsource-parser/package.json" ]; then
+  command -v npm >/dev/null || die "npm not found: needed once to install eventsource-parser"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $here failed"
+fi
+
+# --- run ---------------------------------------------------------------------
+inputs="$build/tests/bench/inputs"
+mkdir -p "$inputs"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+echo "running ssepp-bench-parser (ssepp, floor) ..." >&2
+"$bench" --inputs "$inputs" --runs "$runs" --min-time "$min_time" --size "$size" >>"$results" ||
+  die "ssepp-bench-parser failed"
+echo "running eventsource-parser on node $(node --version) ..." >&2
+node "$here/bench_eventsource_parser.mjs" "$inputs" --runs "$runs" --min-time "$min_time" >>"$results" ||
+  die "bench_eventsource_parser.mjs failed"
+
+# --- report ------------------------------------------------------------------
+compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+compiler_version=$("${compiler:-c++}" --version 2>/dev/null | head -n 1)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+esp_version=$(node -p "require('$here/node_modules/eventsource-parser/package.json').version")
+
+echo
+echo "ssepp parser benchmark: MB/s (10^6 bytes/s) of input, best of $runs runs of >= ${min_time} s each"
+echo "  machine: ${cpu:-unknown CPU}, $(nproc) cores; $compiler_version"
+echo "  peers: eventsource-parser $esp_version on node $(node --version); floor = LF-only memchr splitter"
+echo "  whole = the whole input in one feed() call; 64k = 64 KiB chunks, as socket reads arrive"
+echo
+awk -v OFS='' '
+  $1 == "input" { bytes[$2] = $3; events[$2] = $4 }
+  $1 == "result" { r[$2 "/" $3 "/" $4] = $5 }
+  function mbps(key) { return (key in r) ? sprintf("%8.0f", r[key]) : sprintf("%8s", "-") }
+  function ratio(a, b) {
+    return (a in r && b in r && r[b] > 0) ? sprintf("%7.2fx", r[a] / r[b]) : sprintf("%8s", "-")
+  }
+  function row(label, name, goal_mbps,   goal, met) {
+    goal = goal_mbps ? sprintf(">= %5d MB/s, >= 0.50x floor", goal_mbps) : "none set"
+    met = ""
+    if (goal_mbps && (name "/ssepp/whole") in r && (name "/floor/whole") in r) {
+      met = (r[name "/ssepp/whole"] >= goal_mbps ? "  speed: met" : "  speed: NOT met")
+      met = met (r[name "/ssepp/whole"] >= 0.5 * r[name "/floor/whole"] ? ", floor: met" : ", floor: NOT met")
+    }
+    printf "%-36s%s%s  %s%s  %s%s  %s%s  %s%s   %s%s\n", label,
+      mbps(name "/ssepp/whole"), mbps(name "/ssepp/64k"),
+      mbps(name "/eventsource-parser/whole"), mbps(name "/eventsource-parser/64k"),
+      mbps(name "/floor/whole"), mbps(name "/floor/64k"),
+      ratio(name "/ssepp/whole", name "/eventsource-parser/whole"), ratio(name "/ssepp/64k", name "/eventsource-parser/64k"),
+      ratio(name "/ssepp/whole", name "/floor/whole"), ratio(name "/ssepp/64k", name "/floor/64k"),
+      goal, met
+  }
+  END {
+    printf "%-36s%16s  %16s  %16s  %16s  %16s   %s\n", "", "ssepp", "eventsource-p.", "floor",
+      "ssepp/e-p", "ssepp/floor", "goal (whole)"
+    printf "%-36s%8s%8s  %8s%8s  %8s%8s  %8s%8s  %8s%8s\n", "", "whole", "64k", "whole", "64k",
+      "whole", "64k", "whole", "64k", "whole", "64k"
+    row("(a) LLM tokens, ~" int(bytes["a"] / events["a"]) " B events, LF", "a", 4000)
+    row("(b) 64 KiB single-line data, LF", "b", 12000)
+    row("(c) mixed CRLF, id/event/retry/: ...", "c", 1500)
+    row("format (a) into a reused string", "fmt", 0)
+    print ""
+    print "ssepp with text_mode::raw (no UTF-8 check), MB/s whole / 64k:"
+    printf "  (a) %s /%s   (b) %s /%s   (c) %s /%s\n",
+      mbps("a/ssepp-raw/whole"), mbps("a/ssepp-raw/64k"), mbps("b/ssepp-raw/whole"),
+      mbps("b/ssepp-raw/64k"), mbps("c/ssepp-raw/whole"), mbps("c/ssepp-raw/64k")
+    print "The floor knows no CR: on (c) it finds no event and only walks the lines."
+    print "eventsource-parser has no formatter; the format floor appends \"data: \", data, blank line."
+  }
+' "$results"
