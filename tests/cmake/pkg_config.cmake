@@ -1,0 +1,50 @@
+# Compiles and runs the consumer with nothing but `pkg-config --cflags ssepp`
+# against the installed prefix:
+#   cmake -DPKG_CONFIG=... -DPC_DIR=<prefix>/share/pkgconfig -DPREFIX=...
+#         -DVERSION=... -DCXX=... -DSTD=17 -DSOURCE=... -DBINARY_DIR=...
+#         -P pkg_config.cmake
+if(NOT PKG_CONFIG)
+  message("SSEPP_TEST_SKIPPED: pkg-config not found (Debian: apt-get install pkgconf)")
+  return()
+endif()
+
+function(run out_var)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE _result OUTPUT_VARIABLE _out ERROR_VARIABLE _err
+    OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT _result EQUAL 0)
+    message(FATAL_ERROR "failed (${_result}): ${ARGN}\n${_out}\n${_err}")
+  endif()
+  set(${out_var} "${_out}" PARENT_SCOPE)
+endfunction()
+
+# Only the prefix under test: no ssepp.pc installed elsewhere may answer.
+set(ENV{PKG_CONFIG_PATH} "${PC_DIR}")
+set(ENV{PKG_CONFIG_LIBDIR} "${PC_DIR}")
+
+run(_version "${PKG_CONFIG}" --modversion ssepp)
+if(NOT _version STREQUAL VERSION)
+  message(FATAL_ERROR "pkg-config says ssepp ${_version}, the headers say ${VERSION}")
+endif()
+
+run(_cflags "${PKG_CONFIG}" --cflags ssepp)
+message(STATUS "pkg-config --cflags ssepp: ${_cflags}")
+separate_arguments(_cflags UNIX_COMMAND "${_cflags}")
+set(_include_ok FALSE)
+get_filename_component(_expected "${PREFIX}/include" REALPATH)
+foreach(_flag IN LISTS _cflags)
+  if(_flag MATCHES "^-I(.+)$")
+    get_filename_component(_dir "${CMAKE_MATCH_1}" REALPATH)
+    if(_dir STREQUAL _expected AND EXISTS "${_dir}/ssepp/ssepp.hpp")
+      set(_include_ok TRUE)
+    endif()
+  endif()
+endforeach()
+if(NOT _include_ok)
+  message(FATAL_ERROR "pkg-config --cflags ssepp does not point at ${PREFIX}/include: ${_cflags}")
+endif()
+
+file(MAKE_DIRECTORY "${BINARY_DIR}")
+set(_exe "${BINARY_DIR}/pkg_config_consumer")
+run(_ "${CXX}" -std=c++${STD} -Wall -Wextra -Wpedantic -Werror ${_cflags} "${SOURCE}" -o "${_exe}")
+run(_output "${_exe}")
+message(STATUS "${_output}")
