@@ -15,7 +15,8 @@
 #   floor               a minimal non-compliant LF-only memchr splitter
 #                       (and, for the formatter, plain appends)
 # Each figure is the best of several runs, each repeating passes for a
-# minimum time. Environment: SSEPP_BENCH_RUNS (5), SSEPP_BENCH_MIN_TIME (0.3
+# minimum time, in bytes per second of the process's CPU time (so a busy
+# machine's waits for a core are not counted). Environment: SSEPP_BENCH_RUNS (5), SSEPP_BENCH_MIN_TIME (0.3
 # seconds), SSEPP_BENCH_SIZE (4 MiB per input).
 #
 # It reports times and never judges them: the exit status is non-zero only
@@ -75,7 +76,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -
 esp_version=$(node -p "require('$here/node_modules/eventsource-parser/package.json').version")
 
 echo
-echo "ssepp parser benchmark: MB/s (10^6 bytes/s) of input, best of $runs runs of >= ${min_time} s each"
+echo "ssepp parser benchmark: MB/s = 10^6 input bytes per CPU second, best of $runs runs of >= ${min_time} s each"
 echo "  machine: ${cpu:-unknown CPU}, $(nproc) cores; $compiler_version"
 echo "  peers: eventsource-parser $esp_version on node $(node --version); floor = LF-only memchr splitter"
 echo "  whole = the whole input in one feed() call; 64k = 64 KiB chunks, as socket reads arrive"
