@@ -1,6 +1,14 @@
 // Compiler feature switches shared by the ssepp headers. Internal.
 #pragma once
 
+// <version> defines the library feature macros tested below; before C++20
+// it may not exist.
+#if defined(__has_include)
+#if __has_include(<version>)
+#include <version>
+#endif
+#endif
+
 #if defined(__cpp_concepts) && __cpp_concepts >= 201907L && defined(__cpp_lib_concepts)
 #define SSEPP_HAS_CONCEPTS 1
 #else
