@@ -26,6 +26,31 @@ enum class errc {
   /// A fixed-size sink had too little room left for the whole event.
   /// Nothing was written.
   sink_full,
+
+  // The client (ssepp::asio::event_source). Like a browser's EventSource,
+  // it does not reconnect after the errors marked "final".
+  /// The URL is not an absolute http:// or https:// URL. Final.
+  bad_url,
+  /// https:// needs OpenSSL: build with SSEPP_ENABLE_OPENSSL. Final.
+  tls_unavailable,
+  /// The server answered with a status other than 200 (204 ends the stream
+  /// without an error; 503 and 429 are retried after Retry-After). Final.
+  http_status,
+  /// The answer was not `Content-Type: text/event-stream`. Final.
+  wrong_content_type,
+  /// More redirects than client_options::max_redirects. Final.
+  too_many_redirects,
+  /// The response head was not HTTP/1.x, or its chunked body was malformed.
+  bad_response,
+  /// The response head was larger than client_options::max_header_bytes.
+  response_head_too_large,
+  /// Nothing (not even a heartbeat) arrived within client_options::stall_timeout.
+  stalled,
+  /// Connecting (resolve, connect, TLS, response head) took longer than
+  /// client_options::connect_timeout.
+  connect_timeout,
+  /// The server ended the stream (the connection closed); reconnecting.
+  stream_ended,
 };
 
 /// The category of `ssepp::errc` codes; `name()` is "ssepp".
@@ -46,6 +71,26 @@ inline const std::error_category& error_category() noexcept {
           return "retry is negative (allowed: 0 or more milliseconds)";
         case errc::sink_full:
           return "output buffer too small for the formatted event (nothing was written)";
+        case errc::bad_url:
+          return "not an absolute http:// or https:// URL";
+        case errc::tls_unavailable:
+          return "https:// needs TLS support: build with SSEPP_ENABLE_OPENSSL and OpenSSL";
+        case errc::http_status:
+          return "the server answered with an HTTP status other than 200 OK";
+        case errc::wrong_content_type:
+          return "the server's answer is not Content-Type: text/event-stream";
+        case errc::too_many_redirects:
+          return "more redirects than client_options::max_redirects";
+        case errc::bad_response:
+          return "malformed HTTP response (status line, headers or chunked body)";
+        case errc::response_head_too_large:
+          return "HTTP response head larger than client_options::max_header_bytes";
+        case errc::stalled:
+          return "no data (not even a heartbeat) within client_options::stall_timeout";
+        case errc::connect_timeout:
+          return "connecting took longer than client_options::connect_timeout";
+        case errc::stream_ended:
+          return "the server closed the event stream";
       }
       return "unknown ssepp error";
     }

@@ -1,0 +1,528 @@
+// A C++ EventSource on standalone Asio: what a browser's EventSource does
+// (reconnect with Last-Event-ID after the server's retry time, stop on 204
+// and on wrong answers), plus what API clients need (method, headers, body,
+// TLS, redirects, backoff with jitter, Retry-After, a stall watchdog).
+#pragma once
+
+#include <asio.hpp>
+#if defined(SSEPP_ENABLE_OPENSSL)
+#include <asio/ssl.hpp>
+#endif
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "../error.hpp"
+#include "../event.hpp"
+#include "../parser.hpp"
+#include "../reconnect.hpp"
+#include "http_response.hpp"
+#include "url.hpp"
+
+namespace ssepp::asio {
+
+/// How an event_source connects and reconnects. Defaults match a browser.
+struct client_options {
+  std::string method = "GET";  ///< e.g. "POST" for LLM APIs
+  /// Extra request headers, e.g. {"Authorization", "Bearer …"}.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  ///< request body (sent with Content-Length)
+  /// Last-Event-ID for the first request (later ones use the stream's).
+  std::string last_event_id;
+  /// Reconnect after network errors and stream end (a browser always does).
+  bool reconnect = true;
+  reconnect_options backoff;
+  /// Resolve + connect + TLS + response head, per attempt.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds{10};
+  /// Reconnect when no byte (heartbeats included) arrives for this long;
+  /// zero disables. 45 s outlasts ssepp's 15 s heartbeat three times.
+  std::chrono::milliseconds stall_timeout = std::chrono::seconds{45};
+  std::size_t max_redirects = 10;
+  std::size_t max_header_bytes = 64 * 1024;
+  /// Event and line limits (bounded memory whatever the server sends).
+  parser_options parser;
+  /// TLS: verify the server's certificate and name (on by default).
+  bool verify_peer = true;
+  /// Extra CA file (PEM) to trust, e.g. a test certificate.
+  std::string ca_file;
+};
+
+/// The states of a browser's EventSource.readyState.
+enum class ready_state { connecting = 0, open = 1, closed = 2 };
+
+/// What went wrong, for the error callback.
+struct client_error {
+  std::error_code code;   ///< ssepp::errc or a network error
+  int status = 0;         ///< the HTTP status, when the server answered one
+  std::string message;    ///< readable, with the URL and details
+  bool will_reconnect = false;
+  std::chrono::milliseconds retry_in{0};  ///< when will_reconnect
+};
+
+/// A server-sent events client.
+///
+/// Create with `event_source::create`, add listeners, `start()`. Callbacks
+/// run on the client's strand (one at a time, on a thread running the
+/// executor's io_context). `close()` is prompt: no callback runs after it
+/// returns except those already running.
+///
+/// Thread safety: every member function may be called from any thread;
+/// add listeners before `start()`.
+class event_source : public std::enable_shared_from_this<event_source> {
+ public:
+  using listener = std::function<void(const message&)>;
+
+  /// A client for `url` on `executor` (e.g. io_context.get_executor()).
+  static std::shared_ptr<event_source> create(::asio::any_io_executor executor, std::string url,
+                                              client_options options = {}) {
+    return std::shared_ptr<event_source>(new event_source(std::move(executor), std::move(url), std::move(options)));
+  }
+  ~event_source() = default;
+
+  /// Calls `f` for every event of `type` ("message" for unnamed events).
+  void on(std::string type, listener f) { listeners_[std::move(type)].push_back(std::move(f)); }
+  /// Calls `f` for every event, whatever its type.
+  void on_any(listener f) { any_listeners_.push_back(std::move(f)); }
+  void on_open(std::function<void()> f) { on_open_ = std::move(f); }
+  void on_error(std::function<void(const client_error&)> f) { on_error_ = std::move(f); }
+  /// Calls `f` once when the client reaches ready_state::closed.
+  void on_close(std::function<void()> f) { on_close_ = std::move(f); }
+  /// Calls `f` for each `retry:` the server sends.
+  void on_retry(std::function<void(std::chrono::milliseconds)> f) { on_retry_ = std::move(f); }
+
+  /// Connects (asynchronously).
+  void start() {
+    auto self = shared_from_this();
+    ::asio::dispatch(strand_, [self] { self->connect(self->url_text_); });
+  }
+
+  /// Stops for good: cancels everything, no reconnect, no more events.
+  void close() {
+    if (closing_.exchange(true)) return;
+    auto self = shared_from_this();
+    ::asio::dispatch(strand_, [self] { self->finish(); });
+  }
+
+  ready_state state() const noexcept { return state_.load(); }
+  /// The last event ID (sent as Last-Event-ID on reconnect).
+  std::string last_event_id() const {
+    std::lock_guard<std::mutex> lock(id_mutex_);
+    return last_event_id_;
+  }
+  /// The URL in use (after redirects).
+  std::string url() const {
+    std::lock_guard<std::mutex> lock(id_mutex_);
+    return current_url_;
+  }
+  /// The reconnection time the server asked for (or the initial one).
+  std::chrono::milliseconds reconnection_time() const { return policy_.retry(); }
+
+ private:
+  struct dispatcher {
+    event_source* self;
+    void on_event(const message& m) { self->dispatch_event(m); }
+    void on_retry(std::chrono::milliseconds ms) {
+      self->policy_.set_retry(ms);
+      if (self->on_retry_) self->on_retry_(ms);
+    }
+  };
+
+  event_source(::asio::any_io_executor executor, std::string url, client_options options)
+      : strand_(::asio::make_strand(executor)),
+        options_(std::move(options)),
+        url_text_(std::move(url)),
+        resolver_(strand_),
+        socket_(strand_),
+        connect_timer_(strand_),
+        stall_timer_(strand_),
+        retry_timer_(strand_),
+        parser_(dispatcher{this}, options_.parser),
+        policy_(options_.backoff) {
+    last_event_id_ = options_.last_event_id;
+    parser_.set_last_event_id(options_.last_event_id);
+  }
+
+  // --- connecting ---------------------------------------------------------
+
+  void connect(const std::string& target) {
+    if (closing_) return;
+    const auto u = parse_url(target);
+    if (!u) return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
+    {
+      std::lock_guard<std::mutex> lock(id_mutex_);
+      current_url_ = u->str();
+    }
+    url_ = *u;
+#if !defined(SSEPP_ENABLE_OPENSSL)
+    if (url_.tls()) return fail_final(make_error_code(errc::tls_unavailable), 0, url_.str());
+#endif
+    state_ = ready_state::connecting;
+    ++attempt_;
+    const auto attempt = attempt_;
+    auto self = shared_from_this();
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([self, attempt](std::error_code ec) {
+      if (!ec && attempt == self->attempt_ && !self->streaming_)
+        self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
+    });
+    resolver_.async_resolve(url_.host, std::to_string(url_.port),
+                            [self, attempt](std::error_code ec, ::asio::ip::tcp::resolver::results_type results) {
+                              if (attempt != self->attempt_ || self->closing_) return;
+                              if (ec) return self->retryable(ec, 0, "resolving " + self->url_.host);
+                              self->reset_socket();
+                              ::asio::async_connect(self->socket_, results,
+                                                    [self, attempt](std::error_code e, const auto&) {
+                                                      if (attempt != self->attempt_ || self->closing_) return;
+                                                      if (e) return self->retryable(e, 0, "connecting to " + self->url_.str());
+                                                      self->handshake(attempt);
+                                                    });
+                            });
+  }
+
+  void reset_socket() {
+    std::error_code ignored;
+    socket_.close(ignored);
+#if defined(SSEPP_ENABLE_OPENSSL)
+    tls_.reset();
+#endif
+  }
+
+  void handshake(unsigned attempt) {
+    std::error_code ignored;
+    socket_.set_option(::asio::ip::tcp::no_delay(true), ignored);
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (url_.tls()) {
+      if (!tls_context_) {
+        tls_context_ = std::make_unique<::asio::ssl::context>(::asio::ssl::context::tls_client);
+        tls_context_->set_default_verify_paths();
+        if (!options_.ca_file.empty()) tls_context_->load_verify_file(options_.ca_file, ignored);
+        tls_context_->set_verify_mode(options_.verify_peer ? ::asio::ssl::verify_peer : ::asio::ssl::verify_none);
+      }
+      tls_.emplace(socket_, *tls_context_);
+      SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+      if (options_.verify_peer) tls_->set_verify_callback(::asio::ssl::host_name_verification(url_.host));
+      auto self = shared_from_this();
+      tls_->async_handshake(::asio::ssl::stream_base::client, [self, attempt](std::error_code ec) {
+        if (attempt != self->attempt_ || self->closing_) return;
+        if (ec) return self->retryable(ec, 0, "TLS handshake with " + self->url_.str());
+        self->send_request(attempt);
+      });
+      return;
+    }
+#endif
+    send_request(attempt);
+  }
+
+  void send_request(unsigned attempt) {
+    request_ = method_ + " " + url_.target + " HTTP/1.1\r\nHost: " + url_.host_header() +
+               "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
+    const std::string id = last_event_id();
+    if (!id.empty()) request_ += "Last-Event-ID: " + id + "\r\n";
+    for (const auto& [name, value] : options_.headers) request_ += name + ": " + value + "\r\n";
+    if (!body_.empty() || method_ != "GET") request_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n";
+    request_ += "\r\n" + body_;
+    auto self = shared_from_this();
+    write(::asio::buffer(request_), [self, attempt](std::error_code ec, std::size_t) {
+      if (attempt != self->attempt_ || self->closing_) return;
+      if (ec) return self->retryable(ec, 0, "sending the request to " + self->url_.str());
+      self->in_.clear();
+      self->read_head(attempt);
+    });
+  }
+
+  void read_head(unsigned attempt) {
+    auto self = shared_from_this();
+    read(::asio::buffer(buffer_), [self, attempt](std::error_code ec, std::size_t n) {
+      if (attempt != self->attempt_ || self->closing_) return;
+      if (ec) return self->retryable(ec, 0, "reading the response of " + self->url_.str());
+      self->in_.append(self->buffer_.data(), n);
+      response_head head;
+      std::size_t size = 0;
+      switch (parse_response_head(self->in_, self->options_.max_header_bytes, head, size)) {
+        case head_status::incomplete: return self->read_head(attempt);
+        case head_status::too_large:
+          return self->fail_final(make_error_code(errc::response_head_too_large), 0, self->url_.str());
+        case head_status::malformed:
+          return self->fail_final(make_error_code(errc::bad_response), 0, self->url_.str());
+        case head_status::complete: break;
+      }
+      self->on_head(head, std::string_view(self->in_).substr(size), attempt);
+    });
+  }
+
+  void on_head(const response_head& head, std::string_view rest, unsigned attempt) {
+    const int status = head.status;
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
+      const auto location = head.header("location");
+      if (++redirects_ > options_.max_redirects)
+        return fail_final(make_error_code(errc::too_many_redirects), status,
+                          std::to_string(redirects_ - 1) + " redirects, the last to " + url_.str());
+      const auto next = location ? resolve_location(url_, *location) : std::nullopt;
+      if (!next) return fail_final(make_error_code(errc::bad_response), status, "redirect without a usable Location");
+      // As browsers do: 303 always, and 301/302 for POST, continue as GET.
+      if (status == 303 || ((status == 301 || status == 302) && method_ == "POST")) {
+        method_ = "GET";
+        body_.clear();
+      }
+      reset_socket();
+      return connect(next->str());
+    }
+    if (status == 204) {  // the server says: stop reconnecting
+      return finish();
+    }
+    if (status == 503 || status == 429) {
+      std::chrono::milliseconds after{0};
+      if (const auto value = head.header("retry-after")) {
+        // delta-seconds only; an HTTP-date falls back to the backoff delay
+        std::uint64_t seconds = 0;
+        bool digits = !value->empty() && value->size() < 10;
+        for (const char c : *value) {
+          if (c < '0' || c > '9') digits = false;
+          else seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (digits) after = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(seconds)};
+      }
+      return retryable(make_error_code(errc::http_status), status, "the server is busy: " + url_.str(), after);
+    }
+    if (status != 200)
+      return fail_final(make_error_code(errc::http_status), status,
+                        "HTTP " + std::to_string(status) + " from " + url_.str());
+    const auto type = head.header("content-type").value_or("");
+    std::string essence(type.substr(0, type.find(';')));
+    while (!essence.empty() && essence.back() == ' ') essence.pop_back();
+    std::transform(essence.begin(), essence.end(), essence.begin(),
+                   [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+    if (essence != "text/event-stream")
+      return fail_final(make_error_code(errc::wrong_content_type), status,
+                        "Content-Type '" + std::string(type) + "' from " + url_.str());
+
+    chunked_ = false;
+    if (const auto te = head.header("transfer-encoding")) chunked_ = te->find("chunked") != std::string_view::npos;
+    decoder_ = chunked_decoder{};
+    remaining_length_.reset();
+    if (!chunked_) {
+      if (const auto length = head.header("content-length")) {
+        std::uint64_t n = 0;
+        for (const char c : *length) n = n * 10 + static_cast<std::uint64_t>(c >= '0' && c <= '9' ? c - '0' : 0);
+        remaining_length_ = n;
+      }
+    }
+    streaming_ = true;
+    connect_timer_.cancel();
+    redirects_ = 0;
+    policy_.succeeded();
+    parser_.reset();
+    state_ = ready_state::open;
+    if (on_open_) on_open_();
+    arm_stall_timer();
+    const std::string first(rest);
+    in_.clear();
+    if (!first.empty() && !consume(first)) return;
+    read_body(attempt);
+  }
+
+  // --- streaming ------------------------------------------------------------
+
+  void read_body(unsigned attempt) {
+    auto self = shared_from_this();
+    read(::asio::buffer(buffer_), [self, attempt](std::error_code ec, std::size_t n) {
+      if (attempt != self->attempt_ || self->closing_) return;
+      if (ec) {
+        const bool clean_end = ec == ::asio::error::eof
+#if defined(SSEPP_ENABLE_OPENSSL)
+                               || ec == ::asio::ssl::error::stream_truncated
+#endif
+            ;
+        return self->retryable(clean_end ? make_error_code(errc::stream_ended) : ec, 0, self->url_.str());
+      }
+      self->arm_stall_timer();
+      if (self->consume(std::string_view(self->buffer_.data(), n))) self->read_body(attempt);
+    });
+  }
+
+  // Feeds body bytes (de-chunked) to the parser; false when the stream is
+  // over or failed (the reconnect is already scheduled).
+  bool consume(std::string_view bytes) {
+    std::error_code ec;
+    bool ended = false;
+    auto feed = [&](std::string_view piece) {
+      if (!ec && !closing_) ec = parser_.feed(piece);
+    };
+    if (chunked_) {
+      const auto r = decoder_.feed(bytes, feed);
+      if (r == chunked_decoder::result::malformed) {
+        retryable(make_error_code(errc::bad_response), 0, "malformed chunked body from " + url_.str());
+        return false;
+      }
+      ended = r == chunked_decoder::result::done;
+    } else if (remaining_length_) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(*remaining_length_, bytes.size()));
+      feed(bytes.substr(0, n));
+      *remaining_length_ -= n;
+      ended = *remaining_length_ == 0;
+    } else {
+      feed(bytes);
+    }
+    if (closing_) return false;
+    if (ec) {
+      // A limit was exceeded: reconnecting would meet the same event again.
+      fail_final(ec, 0, "from " + url_.str());
+      return false;
+    }
+    if (ended) {
+      retryable(make_error_code(errc::stream_ended), 0, url_.str());
+      return false;
+    }
+    return true;
+  }
+
+  void dispatch_event(const message& m) {
+    if (closing_) return;
+    {
+      std::lock_guard<std::mutex> lock(id_mutex_);
+      last_event_id_.assign(m.last_event_id.data(), m.last_event_id.size());
+    }
+    const auto it = listeners_.find(std::string(m.type));
+    if (it != listeners_.end())
+      for (auto& f : it->second) f(m);
+    for (auto& f : any_listeners_) f(m);
+  }
+
+  void arm_stall_timer() {
+    if (options_.stall_timeout.count() <= 0) return;
+    auto self = shared_from_this();
+    const auto attempt = attempt_;
+    stall_timer_.expires_after(options_.stall_timeout);
+    stall_timer_.async_wait([self, attempt](std::error_code ec) {
+      if (!ec && attempt == self->attempt_ && self->streaming_ && !self->closing_)
+        self->retryable(make_error_code(errc::stalled), 0, self->url_.str());
+    });
+  }
+
+  // --- ending ---------------------------------------------------------------
+
+  void retryable(std::error_code ec, int status, std::string what, std::chrono::milliseconds retry_after = {}) {
+    if (closing_) return;
+    end_attempt();
+    // The last event ID the parser committed is what the next request sends.
+    {
+      std::lock_guard<std::mutex> lock(id_mutex_);
+      last_event_id_.assign(parser_.last_event_id().data(), parser_.last_event_id().size());
+    }
+    parser_.reset();
+    if (!options_.reconnect) return fail_final(ec, status, std::move(what));
+    client_error e;
+    e.code = ec;
+    e.status = status;
+    e.message = ec.message() + ": " + what;
+    e.will_reconnect = true;
+    e.retry_in = policy_.next_delay(retry_after);
+    state_ = ready_state::connecting;
+    if (on_error_) on_error_(e);
+    if (closing_) return;
+    auto self = shared_from_this();
+    retry_timer_.expires_after(e.retry_in);
+    retry_timer_.async_wait([self](std::error_code timer_ec) {
+      if (!timer_ec && !self->closing_) {
+        self->method_ = self->options_.method;
+        self->body_ = self->options_.body;
+        self->connect(self->url_text_);
+      }
+    });
+  }
+
+  void fail_final(std::error_code ec, int status, std::string what) {
+    if (closing_ && state_ == ready_state::closed) return;
+    end_attempt();
+    client_error e;
+    e.code = ec;
+    e.status = status;
+    e.message = ec.message() + ": " + what;
+    if (on_error_ && !closing_) on_error_(e);
+    finish();
+  }
+
+  void end_attempt() {
+    ++attempt_;  // outstanding handlers of the old attempt see a new number
+    streaming_ = false;
+    connect_timer_.cancel();
+    stall_timer_.cancel();
+    resolver_.cancel();
+    reset_socket();
+  }
+
+  void finish() {
+    closing_ = true;
+    end_attempt();
+    retry_timer_.cancel();
+    if (state_.exchange(ready_state::closed) != ready_state::closed && on_close_) on_close_();
+  }
+
+  // --- I/O on the plain or TLS stream ----------------------------------------
+
+  template <class Buffers, class Handler>
+  void write(const Buffers& buffers, Handler&& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (tls_) return ::asio::async_write(*tls_, buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+#endif
+    ::asio::async_write(socket_, buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+  }
+  template <class Buffers, class Handler>
+  void read(const Buffers& buffers, Handler&& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (tls_) return tls_->async_read_some(buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+#endif
+    socket_.async_read_some(buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+  }
+
+  ::asio::strand<::asio::any_io_executor> strand_;
+  client_options options_;
+  std::string url_text_;
+  asio::url url_;
+  std::string method_ = options_.method;
+  std::string body_ = options_.body;
+  ::asio::ip::tcp::resolver resolver_;
+  ::asio::ip::tcp::socket socket_;
+#if defined(SSEPP_ENABLE_OPENSSL)
+  std::unique_ptr<::asio::ssl::context> tls_context_;
+  std::optional<::asio::ssl::stream<::asio::ip::tcp::socket&>> tls_;
+#endif
+  ::asio::steady_timer connect_timer_, stall_timer_, retry_timer_;
+  parser<dispatcher> parser_;
+  reconnect_policy policy_;
+  chunked_decoder decoder_;
+  std::optional<std::uint64_t> remaining_length_;
+  bool chunked_ = false;
+  bool streaming_ = false;
+  unsigned attempt_ = 0;
+  std::size_t redirects_ = 0;
+  std::array<char, 64 * 1024> buffer_{};
+  std::string in_;
+  std::string request_;
+  std::unordered_map<std::string, std::vector<listener>> listeners_;
+  std::vector<listener> any_listeners_;
+  std::function<void()> on_open_;
+  std::function<void(const client_error&)> on_error_;
+  std::function<void()> on_close_;
+  std::function<void(std::chrono::milliseconds)> on_retry_;
+  std::atomic<ready_state> state_{ready_state::connecting};
+  std::atomic<bool> closing_{false};
+  mutable std::mutex id_mutex_;
+  std::string last_event_id_;
+  std::string current_url_;
+};
+
+}  // namespace ssepp::asio
