@@ -162,6 +162,10 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
     return version.substr(0, 5) == "HTTP/" ? parse_status::bad_version : parse_status::bad_request;
   }
   if (req.target.empty() || req.target.front() != '/') return parse_status::bad_request;
+  // RFC 9112 section 3.2: no whitespace or CTL in a target. A raw NUL would
+  // otherwise cut a static file's name short at the operating system.
+  for (const char c : req.target)
+    if (static_cast<unsigned char>(c) < 0x21 || c == '\x7f') return parse_status::bad_request;
   const std::size_t qmark = req.target.find('?');
   auto path = percent_decode(std::string_view(req.target).substr(0, qmark), false);
   if (!path) return parse_status::bad_request;
@@ -169,6 +173,11 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
   req.query = qmark == std::string::npos ? std::string{} : req.target.substr(qmark + 1);
   while (!head.empty()) {
     const std::string_view field = next_line();
+    // RFC 9112 section 5.5: a bare CR or LF, or a NUL, in a field must be
+    // rejected; let through, it would split responses that echo a request
+    // field (CORS echoes Origin and Access-Control-Request-Headers).
+    if (field.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+      return parse_status::bad_request;
     const std::size_t colon = field.find(':');
     // No colon, an empty name, or obsolete line folding: malformed.
     if (colon == std::string_view::npos || colon == 0 || field.front() == ' ' || field.front() == '\t')
