@@ -686,7 +686,11 @@ void hub<Transport, Clock>::close_all(std::optional<event_view> last_word, bool 
       std::lock_guard<std::mutex> lock(s->mutex);
       if (s->closed) continue;
       if (word) core.enqueue_locked(*s, word);
-      if (drain && s->writing) {
+      if (s->closed) {
+        // The last word overflowed the queue and closed it (disconnect
+        // policy): it must still be detached and its owner told.
+        now_closed = true;
+      } else if (drain && s->writing) {
         s->closing = true;  // write_done closes it once the queue drains
       } else {
         core.close_locked(*s, close_reason::hub_closed, {});
