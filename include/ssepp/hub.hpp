@@ -198,6 +198,10 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     auto it = channels.find(std::string(name));
     if (it != channels.end()) return it->second;
     auto c = std::make_shared<channel_type>();
+    // A channel made anew cannot know what an earlier one of this name
+    // evicted; assume the worst of any dropped channel, so a late reconnect
+    // gets the gap event (at worst a needless one) rather than a silent gap.
+    c->evicted_up_to = dropped_evicted_up_to;
     channels.emplace(std::string(name), c);
     return c;
   }
@@ -221,6 +225,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     if (it == channels.end()) return;
     std::lock_guard<std::mutex> lock(it->second->mutex);
     if (!it->second->subscribers.empty() || !it->second->history.empty()) return;
+    dropped_evicted_up_to = std::max(dropped_evicted_up_to, it->second->evicted_up_to);
     it->second->dead = true;
     channels.erase(it);
   }
@@ -388,6 +393,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_ptr> channels;
+  std::uint64_t dropped_evicted_up_to = 0;  // guarded by channels_mutex
 
   std::atomic<std::size_t> subscriber_count{0};
   std::atomic<std::uint64_t> published{0}, deliveries{0}, bytes_written{0}, writes{0}, heartbeats{0},
