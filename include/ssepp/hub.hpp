@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -586,8 +587,12 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
       std::uint64_t seq = 0;
       bool digits = true;
       for (const char ch : last_event_id.substr(epoch.size() + 1)) {
-        if (ch < '0' || ch > '9') digits = false;
-        else seq = seq * 10 + static_cast<std::uint64_t>(ch - '0');
+        // A number past 64 bits was never issued here; wrapping it around
+        // could land on a real position and skip events with no gap event.
+        const auto d = static_cast<std::uint64_t>(ch - '0');
+        const bool fits = seq <= (std::numeric_limits<std::uint64_t>::max() - d) / 10;
+        if (ch < '0' || ch > '9' || !fits) digits = false;
+        else seq = seq * 10 + d;
       }
       if (digits && seq <= core.next_seq.load()) after = seq;
     }
