@@ -73,6 +73,8 @@ class memory_transport {
     c.pending.assign(buffers.begin(), buffers.end());
     c.handler = std::forward<Handler>(handler);
   }
+  /// An outstanding write then completes (at the next `memory_loop::run`,
+  /// stalled or not) with std::errc::operation_canceled, writing nothing.
   void close() noexcept {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     connection_->closed = true;
@@ -166,11 +168,16 @@ class memory_loop {
       {
         std::lock_guard<std::mutex> lock(shared_->mutex);
         for (auto& c : shared_->connections) {
-          if (!c->handler || (c->stalled && !c->gone)) continue;
+          // A closed connection completes its outstanding write even when
+          // stalled: transport.hpp promises that close() lets it complete,
+          // and a handler kept forever would keep its owner alive forever.
+          if (!c->handler || (c->stalled && !c->gone && !c->closed)) continue;
           std::error_code ec;
           std::size_t n = 0;
           if (c->gone) {
             ec = std::make_error_code(std::errc::broken_pipe);
+          } else if (c->closed) {
+            ec = std::make_error_code(std::errc::operation_canceled);  // as closing a socket aborts its write
           } else if (c->pending_index == c->fail_write) {
             ec = c->fail_with;
           } else {
