@@ -1,0 +1,1312 @@
+// The hub: fan-out, ids, history replay across a reconnect, overflow
+// policies, gather writes, heartbeats, channel lifetime, closing and
+// concurrency, all on the in-memory transport and the virtual clock. What a
+// client receives is read back with ssepp's own parser, as a browser would.
+#include <ssepp/hub.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>  // doctest prints std::error_code through it
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <ssepp/parser.hpp>
+#include <ssepp/testing.hpp>
+
+using namespace std::chrono_literals;
+using ssepp::close_reason;
+using ssepp::testing::memory_loop;
+using ssepp::testing::memory_peer;
+using ssepp::testing::memory_transport;
+using ssepp::testing::virtual_clock;
+using strings = std::vector<std::string>;
+
+// Failed checks on lists of strings print the lists.
+template <>
+struct doctest::StringMaker<strings> {
+  static doctest::String convert(const strings& v) {
+    std::string out = "{";
+    for (const auto& s : v) out += (out.size() > 1 ? ", \"" : "\"") + s + "\"";
+    return (out + "}").c_str();
+  }
+};
+
+namespace {
+
+using hub_type = ssepp::hub<memory_transport, virtual_clock>;
+
+// --- Reading what a client received ------------------------------------------
+
+struct received_event {
+  std::string type, data, id;
+};
+
+// Everything a client read, in order, as readable strings:
+//   "<type>|<data>|<last event id>" per event, "retry <ms>", ":<comment>".
+struct stream_reader {
+  strings items;
+  std::vector<received_event> events;
+  void on_event(const ssepp::message& m) {
+    events.push_back({std::string(m.type), std::string(m.data), std::string(m.last_event_id)});
+    items.push_back(events.back().type + "|" + events.back().data + "|" + events.back().id);
+  }
+  void on_retry(std::chrono::milliseconds ms) {
+    items.push_back("retry " + std::to_string(ms.count()));
+  }
+  void on_comment(std::string_view text) { items.push_back(":" + std::string(text)); }
+};
+
+stream_reader read(const memory_peer& peer) {
+  ssepp::parser<stream_reader> p{stream_reader{}};
+  REQUIRE_FALSE(p.feed(peer.received()));
+  return std::move(p.handler());
+}
+strings items_of(const memory_peer& peer) { return read(peer).items; }
+strings data_of(const memory_peer& peer) {
+  strings out;
+  for (const auto& e : read(peer).events) out.push_back(e.data);
+  return out;
+}
+strings ids_of(const memory_peer& peer) {
+  strings out;
+  for (const auto& e : read(peer).events) out.push_back(e.id);
+  return out;
+}
+// The last event ID a browser would reconnect with.
+std::string last_event_id(const memory_peer& peer) {
+  const auto events = read(peer).events;
+  return events.empty() ? std::string() : events.back().id;
+}
+strings numbers(int from, int to) {
+  strings out;
+  for (int i = from; i <= to; ++i) out.push_back(std::to_string(i));
+  return out;
+}
+
+// --- A hub on the in-memory transport and the virtual clock -----------------
+
+// Fixed epoch "e" so ids read "e-1", "e-2", ...; no initial retry, so a
+// client's stream holds only what the test published.
+ssepp::hub_options plain_options() {
+  ssepp::hub_options o;
+  o.epoch = "e";
+  o.initial_retry = std::nullopt;
+  return o;
+}
+
+struct client {
+  hub_type::subscription sub;
+  memory_peer peer;
+};
+
+struct close_record {
+  std::size_t calls = 0;
+  close_reason reason{};
+  std::error_code error;
+  hub_type::close_handler handler() {
+    return [this](close_reason r, std::error_code ec) {
+      ++calls;
+      reason = r;
+      error = ec;
+    };
+  }
+};
+
+struct hub_test {
+  memory_loop loop;
+  virtual_clock clock;
+  hub_type hub;
+
+  explicit hub_test(ssepp::hub_options options = plain_options())
+      : hub(std::move(options), clock) {}
+  // Completes what is still outstanding so nothing is left holding a
+  // subscriber (a pending completion handler owns one).
+  ~hub_test() {
+    hub.close_all(std::nullopt, false);
+    loop.run();
+  }
+  hub_test(const hub_test&) = delete;
+  hub_test& operator=(const hub_test&) = delete;
+
+  client subscribe(const strings& channels, std::string_view last_id = {},
+                   hub_type::close_handler on_close = {}) {
+    auto connection = loop.connect();
+    return {hub.subscribe(channels, std::move(connection.first), last_id, std::move(on_close)),
+            std::move(connection.second)};
+  }
+  std::string publish(std::string_view channel, const ssepp::event_view& ev) {
+    const auto result = hub.publish(channel, ev);
+    REQUIRE_FALSE(result.error);
+    return result.id;
+  }
+  void publish_numbers(std::string_view channel, int from, int to) {
+    for (int i = from; i <= to; ++i) {
+      const std::string data = std::to_string(i);
+      publish(channel, {data});
+    }
+  }
+};
+
+// A memory transport that also records the buffers of every write it is
+// asked for, to see what the hub hands to the socket layer.
+struct recorded_write {
+  std::vector<std::string_view> buffers;
+};
+struct recording_transport {
+  memory_transport inner;
+  std::vector<recorded_write>* log;
+  template <class Handler>
+  void async_write(ssepp::buffer_span b, Handler&& h) {
+    recorded_write w;
+    w.buffers.assign(b.begin(), b.end());
+    log->push_back(std::move(w));
+    inner.async_write(b, std::forward<Handler>(h));
+  }
+  void close() noexcept { inner.close(); }
+};
+
+}  // namespace
+
+// =============================================================================
+// Fan-out and order
+// =============================================================================
+
+TEST_CASE("an event reaches every subscriber of its channel") {
+  hub_test f;
+  auto a = f.subscribe({"news"});
+  auto b = f.subscribe({"news"});
+  auto c = f.subscribe({"news"});
+  f.publish("news", {"hello"});
+  f.loop.run();
+  for (auto* x : {&a, &b, &c}) CHECK(items_of(x->peer) == strings{"message|hello|e-1"});
+}
+
+TEST_CASE("an event does not reach subscribers of other channels") {
+  hub_test f;
+  auto news = f.subscribe({"news"});
+  auto sport = f.subscribe({"sport"});
+  f.publish("news", {"hello"});
+  f.loop.run();
+  CHECK(data_of(news.peer) == strings{"hello"});
+  CHECK(sport.peer.writes() == 0);
+  CHECK(sport.peer.received().empty());
+}
+
+TEST_CASE("a channel's events arrive in the order they were published") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  std::mt19937 rng(7);
+  for (int i = 1; i <= 100; ++i) {
+    f.publish("a", {std::to_string(i)});
+    if (rng() % 3 == 0) f.loop.run();  // sometimes one by one, sometimes in bursts
+  }
+  f.loop.run();
+  CHECK(data_of(a.peer) == numbers(1, 100));
+}
+
+TEST_CASE("each event is formatted once: every subscriber is written the same bytes") {
+  memory_loop loop;
+  std::vector<recorded_write> log1, log2, log3;
+  ssepp::hub<recording_transport, virtual_clock> hub{plain_options()};
+  auto c1 = loop.connect();
+  auto c2 = loop.connect();
+  auto c3 = loop.connect();
+  auto s1 = hub.subscribe({"a"}, recording_transport{std::move(c1.first), &log1});
+  auto s2 = hub.subscribe({"a"}, recording_transport{std::move(c2.first), &log2});
+  auto s3 = hub.subscribe({"a"}, recording_transport{std::move(c3.first), &log3});
+  REQUIRE_FALSE(hub.publish("a", {"shared"}).error);
+  REQUIRE(log1.size() == 1);
+  REQUIRE(log2.size() == 1);
+  REQUIRE(log3.size() == 1);
+  REQUIRE(log1[0].buffers.size() == 1);
+  // Not equal copies: the very same bytes, shared by all subscribers.
+  CHECK(log2[0].buffers[0].data() == log1[0].buffers[0].data());
+  CHECK(log3[0].buffers[0].data() == log1[0].buffers[0].data());
+  loop.run();
+  CHECK(c1.second.received() == "id: e-1\ndata: shared\n\n");
+  CHECK(c2.second.received() == c1.second.received());
+  CHECK(c3.second.received() == c1.second.received());
+}
+
+TEST_CASE("stats count one published event and one delivery per subscriber") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  auto b = f.subscribe({"a"});
+  f.publish("a", {"x"});
+  f.loop.run();
+  const auto st = f.hub.stats();
+  CHECK(st.published == 1);
+  CHECK(st.deliveries == 2);
+  CHECK(st.writes == 2);
+  CHECK(st.bytes_written == 2 * std::string_view("id: e-1\ndata: x\n\n").size());
+}
+
+// =============================================================================
+// Ids
+// =============================================================================
+
+TEST_CASE("the hub gives an event without an id \"<epoch>-<n>\", n counting up across the hub") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  auto b = f.subscribe({"b"});
+  CHECK(f.publish("a", {"1"}) == "e-1");
+  CHECK(f.publish("b", {"2"}) == "e-2");
+  CHECK(f.publish("a", {"3"}) == "e-3");
+  f.loop.run();
+  CHECK(ids_of(a.peer) == strings{"e-1", "e-3"});
+  CHECK(ids_of(b.peer) == strings{"e-2"});
+}
+
+TEST_CASE("without an epoch option each hub picks its own") {
+  hub_type h1;
+  hub_type h2;
+  const std::string id1 = h1.publish("a", {"x"}).id;
+  const std::string id2 = h2.publish("a", {"x"}).id;
+  REQUIRE(id1.size() > 2);
+  CHECK(id1.substr(id1.size() - 2) == "-1");
+  CHECK(id2.substr(id2.size() - 2) == "-1");
+  CHECK(id1 != id2);
+  for (const char ch : id1.substr(0, id1.size() - 2))
+    CHECK(((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')));
+}
+
+TEST_CASE("a publisher's own id is sent as it is") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  CHECK(f.publish("a", {"x", "order", "order-17"}) == "order-17");
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"order|x|order-17"});
+}
+
+TEST_CASE("an invalid event is refused with the formatter's error and nothing is published") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  ssepp::event_view bad;
+  std::error_code expected;
+  SUBCASE("type with a line break") {
+    bad = {"x", "a\nb"};
+    expected = ssepp::errc::invalid_event_type;
+  }
+  SUBCASE("id with a line break") {
+    bad = {"x", {}, "1\r"};
+    expected = ssepp::errc::invalid_event_id;
+  }
+  SUBCASE("id with NUL") {
+    bad = {"x", {}, std::string_view("1\0", 2)};
+    expected = ssepp::errc::invalid_event_id;
+  }
+  SUBCASE("negative retry") {
+    bad = {"x", {}, {}, -1ms};
+    expected = ssepp::errc::invalid_retry;
+  }
+  CHECK(ssepp::validate(bad) == expected);
+  const auto result = f.hub.publish("a", bad);
+  CHECK(result.error == expected);
+  CHECK(result.id.empty());
+  CHECK(f.hub.publish("elsewhere", bad).error == expected);
+  f.loop.run();
+  CHECK(a.peer.writes() == 0);
+  CHECK(f.hub.stats().published == 0);
+  CHECK(f.hub.stats().channels == 1);      // "elsewhere" was not created
+  CHECK(f.publish("a", {"ok"}) == "e-1");  // the refused events took no id
+}
+
+// =============================================================================
+// Subscriptions to several channels
+// =============================================================================
+
+TEST_CASE("a subscriber of several channels receives the events of each, and only those") {
+  hub_test f;
+  auto ab = f.subscribe({"a", "b"});
+  f.publish("a", {"1"});
+  f.publish("c", {"2"});
+  f.publish("b", {"3"});
+  f.loop.run();
+  CHECK(data_of(ab.peer) == strings{"1", "3"});
+  CHECK(f.hub.stats().subscribers == 1);
+}
+
+TEST_CASE("a channel named twice in one subscription delivers each event once") {
+  hub_test f;
+  auto a = f.subscribe({"a", "a"});
+  f.publish("a", {"1"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1"});
+}
+
+// =============================================================================
+// Replay after Last-Event-ID
+// =============================================================================
+
+TEST_CASE("a reconnect with a hub-assigned id gets every later event, then live ones") {
+  hub_test f;
+  f.publish_numbers("a", 1, 5);
+  auto a = f.subscribe({"a"}, "e-2");
+  f.publish_numbers("a", 6, 7);
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"message|3|e-3", "message|4|e-4", "message|5|e-5",
+                                    "message|6|e-6", "message|7|e-7"});
+}
+
+TEST_CASE("a reconnect with a publisher's id resumes after that event") {
+  hub_test f;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string n = std::to_string(i), id = "p" + n;
+    f.publish("a", {n, {}, id});
+  }
+  auto a = f.subscribe({"a"}, "p3");
+  f.publish("a", {"6", {}, "p6"});
+  f.loop.run();
+  CHECK(ids_of(a.peer) == strings{"p4", "p5", "p6"});
+}
+
+TEST_CASE("a reconnect with the newest id replays nothing and sends no gap event") {
+  hub_test f;
+  f.publish_numbers("a", 1, 3);
+  auto a = f.subscribe({"a"}, "e-3");
+  f.loop.run();
+  CHECK(a.peer.received().empty());
+  f.publish("a", {"4"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"4"});
+}
+
+TEST_CASE("a reconnect to several channels gets their missed events merged in id order") {
+  hub_test f;
+  f.publish("a", {"1"});
+  f.publish("b", {"2"});
+  f.publish("a", {"3"});
+  f.publish("c", {"4"});
+  f.publish("b", {"5"});
+  auto ab = f.subscribe({"b", "a"}, "e-1");
+  f.loop.run();
+  CHECK(data_of(ab.peer) == strings{"2", "3", "5"});
+}
+
+TEST_CASE("the replay comes after the initial retry and ahead of live events") {
+  hub_test f{[] {
+    auto o = plain_options();
+    o.initial_retry = 2000ms;
+    return o;
+  }()};
+  f.publish_numbers("a", 1, 2);
+  auto a = f.subscribe({"a"}, "e-1");
+  f.publish("a", {"3"});
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"retry 2000", "message|2|e-2", "message|3|e-3"});
+}
+
+TEST_CASE("a reconnect while another thread publishes misses nothing and repeats nothing") {
+  constexpr int rounds = 40;
+  constexpr int total = 150;
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    const bool publisher_ids = round % 2 == 1;
+    auto o = plain_options();
+    o.history_events = total;
+    hub_test f{o};
+    std::atomic<int> published{0};
+    auto first = f.subscribe({"a"});
+    std::thread publisher([&] {
+      for (int i = 1; i <= total; ++i) {
+        const std::string n = std::to_string(i), id = "p" + n;
+        CHECK_FALSE(
+            f.hub.publish("a", {n, {}, publisher_ids ? std::string_view(id) : std::string_view()})
+                .error);
+        published.store(i);
+      }
+    });
+    // The first connection reads for a while (a different while each round),
+    // then drops; the client reconnects with the last id it read.
+    const int drop_after = 1 + round * (total - 2) / rounds;
+    while (published.load() < drop_after) std::this_thread::yield();
+    f.loop.run();
+    first.sub.reset();
+    f.loop.run();
+    const std::string resume = last_event_id(first.peer);
+    REQUIRE_FALSE(resume.empty());
+    auto second = f.subscribe({"a"}, resume);
+    publisher.join();
+    f.loop.run();
+    strings got = data_of(first.peer);
+    const strings rest = data_of(second.peer);
+    got.insert(got.end(), rest.begin(), rest.end());
+    CHECK(got == numbers(1, total));
+  }
+}
+
+// =============================================================================
+// The gap event: Last-Event-ID that cannot be resumed from
+// =============================================================================
+
+TEST_CASE("an unknown id gets the gap event before live events") {
+  hub_test f;
+  f.publish_numbers("a", 1, 2);
+  auto a = f.subscribe({"a"}, "nope");
+  f.publish("a", {"3"});
+  f.loop.run();
+  CHECK(items_of(a.peer) ==
+        strings{R"(ssepp-gap|{"lastEventId":"nope","reason":"unknown"}|)", "message|3|e-3"});
+}
+
+TEST_CASE("the gap event's data is JSON, whatever the id holds") {
+  hub_test f;
+  auto a = f.subscribe({"a"}, "say \"hi\"\\\t");
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{R"({"lastEventId":"say \"hi\"\\\t","reason":"unknown"})"});
+}
+
+TEST_CASE("the gap event's type is configurable") {
+  auto o = plain_options();
+  o.gap_event_type = "resync";
+  hub_test f{o};
+  auto a = f.subscribe({"a"}, "nope");
+  f.loop.run();
+  REQUIRE(read(a.peer).events.size() == 1);
+  CHECK(read(a.peer).events[0].type == "resync");
+}
+
+TEST_CASE("an id from another epoch is unknown, even if its number exists here") {
+  hub_test f;
+  f.publish_numbers("a", 1, 3);
+  auto a = f.subscribe({"a"}, "old-1");
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{R"(ssepp-gap|{"lastEventId":"old-1","reason":"unknown"}|)"});
+}
+
+TEST_CASE("an id from an earlier hub is unknown to the next one") {
+  std::string old_id;
+  {
+    hub_type earlier;
+    old_id = earlier.publish("a", {"1"}).id;
+  }
+  memory_loop loop;
+  hub_type later;
+  (void)later.publish("a", {"1"});
+  auto c = loop.connect();
+  auto sub = later.subscribe({"a"}, std::move(c.first), old_id);
+  loop.run();
+  const auto events = read(c.second).events;
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].type == "ssepp-gap");
+  CHECK(events[0].data == R"({"lastEventId":")" + old_id + R"(","reason":"unknown"})");
+}
+
+TEST_CASE("an id of this epoch beyond the last one issued is unknown") {
+  hub_test f;
+  f.publish_numbers("a", 1, 3);
+  SUBCASE("next") {
+    auto a = f.subscribe({"a"}, "e-4");
+    f.loop.run();
+    CHECK(items_of(a.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-4","reason":"unknown"}|)"});
+  }
+  SUBCASE("a number that overflows 64 bits and would wrap to a small one") {
+    auto a = f.subscribe({"a"}, "e-18446744073709551617");  // 2^64 + 1
+    f.loop.run();
+    CHECK(items_of(a.peer) ==
+          strings{R"(ssepp-gap|{"lastEventId":"e-18446744073709551617","reason":"unknown"}|)"});
+  }
+}
+
+TEST_CASE("an id evicted by the count bound gets the gap event, then what history still holds") {
+  auto o = plain_options();
+  o.history_events = 3;
+  hub_test f{o};
+  f.publish_numbers("a", 1, 6);
+  CHECK(f.hub.stats().history_evictions == 3);
+  auto a = f.subscribe({"a"}, "e-2");
+  f.publish("a", {"7"});
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-2","reason":"evicted"}|)",
+                                    "message|4|e-4", "message|5|e-5", "message|6|e-6",
+                                    "message|7|e-7"});
+}
+
+TEST_CASE("the id just before the oldest event kept resumes without a gap event") {
+  auto o = plain_options();
+  o.history_events = 3;
+  hub_test f{o};
+  f.publish_numbers("a", 1, 6);
+  auto a = f.subscribe({"a"}, "e-3");
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"message|4|e-4", "message|5|e-5", "message|6|e-6"});
+}
+
+TEST_CASE("an id evicted by the byte bound gets the gap event") {
+  const std::size_t event_bytes = std::string_view("id: e-1\ndata: x\n\n").size();
+  auto o = plain_options();
+  o.history_bytes = 2 * event_bytes;  // room for two events
+  hub_test f{o};
+  for (const char* d : {"a", "b", "c", "d"}) f.publish("a", {d});
+  CHECK(f.hub.stats().history_evictions == 2);
+  auto gap = f.subscribe({"a"}, "e-1");
+  auto fine = f.subscribe({"a"}, "e-2");
+  f.loop.run();
+  CHECK(items_of(gap.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-1","reason":"evicted"}|)",
+                                      "message|c|e-3", "message|d|e-4"});
+  CHECK(items_of(fine.peer) == strings{"message|c|e-3", "message|d|e-4"});
+}
+
+TEST_CASE("an id evicted by age gets the gap event") {
+  auto o = plain_options();
+  o.history_age = 60s;
+  hub_test f{o};
+  auto stay = f.subscribe({"a"});  // keeps the channel
+  f.publish_numbers("a", 1, 2);
+  f.clock.advance(30s);
+  f.publish("a", {"3"});
+  SUBCASE("aged out by tick") {
+    f.clock.advance(30s);
+    f.hub.tick();
+    CHECK(f.hub.stats().history_evictions == 0);  // exactly the age is not older than it
+    f.clock.advance(1ms);
+    f.hub.tick();
+  }
+  SUBCASE("aged out by the next publish") {
+    f.clock.advance(30s + 1ms);
+    f.publish("other", {"x"});  // another channel's publish ages nothing here
+    CHECK(f.hub.stats().history_evictions == 0);
+    f.publish("a", {"4"});
+  }
+  CHECK(f.hub.stats().history_evictions == 2);
+  auto gap = f.subscribe({"a"}, "e-1");
+  auto fine = f.subscribe({"a"}, "e-2");
+  f.loop.run();
+  CHECK(read(gap.peer).events.at(0).data == R"({"lastEventId":"e-1","reason":"evicted"})");
+  CHECK(data_of(fine.peer).at(0) == "3");
+}
+
+TEST_CASE(
+    "a channel's history that aged out and was dropped still makes a late reconnect see the gap") {
+  auto o = plain_options();
+  o.history_age = 60s;
+  hub_test f{o};
+  f.publish_numbers("a", 1, 2);
+  f.clock.advance(61s);
+  f.hub.tick();
+  REQUIRE(f.hub.stats().channels == 0);
+  // The client read event 1 and missed event 2, which is gone for good.
+  auto missed = f.subscribe({"a"}, "e-1");
+  f.loop.run();
+  CHECK(items_of(missed.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-1","reason":"evicted"}|)"});
+}
+
+TEST_CASE("a publisher's id no longer in history is unknown") {
+  auto o = plain_options();
+  o.history_events = 1;
+  hub_test f{o};
+  f.publish("a", {"1", {}, "p1"});
+  f.publish("a", {"2", {}, "p2"});
+  auto a = f.subscribe({"a"}, "p1");
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{R"(ssepp-gap|{"lastEventId":"p1","reason":"unknown"}|)"});
+}
+
+// =============================================================================
+// Overflow policies
+// =============================================================================
+
+TEST_CASE("disconnect policy: a slow subscriber is closed while the others keep receiving") {
+  auto o = plain_options();
+  o.max_queued_events = 4;
+  hub_test f{o};
+  close_record slow_closed;
+  auto slow = f.subscribe({"a"}, {}, slow_closed.handler());
+  auto fast = f.subscribe({"a"});
+  slow.peer.stall();
+  for (int i = 1; i <= 10; ++i) {
+    f.publish("a", {std::to_string(i)});
+    f.loop.run();
+  }
+  // One event in flight and four queued fit; the sixth overflows.
+  CHECK(slow_closed.calls == 1);
+  CHECK(slow_closed.reason == close_reason::slow_consumer);
+  CHECK_FALSE(slow_closed.error);
+  CHECK(slow.peer.closed());
+  CHECK_FALSE(slow.sub.active());
+  CHECK(data_of(fast.peer) == numbers(1, 10));
+  CHECK_FALSE(fast.peer.closed());
+  CHECK(f.hub.stats().slow_consumer_disconnects == 1);
+  CHECK(f.hub.stats().subscribers == 1);
+}
+
+TEST_CASE("disconnect policy applies to the byte bound too") {
+  const std::size_t event_bytes = std::string_view("id: e-1\ndata: x\n\n").size();
+  auto o = plain_options();
+  o.max_queued_bytes = 3 * event_bytes;
+  hub_test f{o};
+  close_record closed;
+  auto slow = f.subscribe({"a"}, {}, closed.handler());
+  slow.peer.stall();
+  for (const char* d : {"a", "b", "c"}) f.publish("a", {d});
+  CHECK(closed.calls == 0);  // one in flight, two queued: exactly the bound
+  f.publish("a", {"d"});
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::slow_consumer);
+}
+
+TEST_CASE("a client closed as a slow consumer recovers every event by reconnecting") {
+  auto o = plain_options();
+  o.max_queued_events = 2;
+  hub_test f{o};
+  auto slow = f.subscribe({"a"});
+  f.publish_numbers("a", 1, 2);
+  f.loop.run();
+  slow.peer.stall();
+  f.publish_numbers("a", 3, 10);
+  REQUIRE(slow.peer.closed());
+  slow.peer.stall(false);
+  f.loop.run();
+  REQUIRE(data_of(slow.peer) == numbers(1, 2));
+  auto again = f.subscribe({"a"}, last_event_id(slow.peer));
+  f.loop.run();
+  strings got = data_of(slow.peer);
+  const strings rest = data_of(again.peer);
+  got.insert(got.end(), rest.begin(), rest.end());
+  CHECK(got == numbers(1, 10));
+}
+
+TEST_CASE("drop_oldest policy keeps the newest events within the bound") {
+  auto o = plain_options();
+  o.max_queued_events = 4;
+  o.overflow = ssepp::overflow_policy::drop_oldest;
+  hub_test f{o};
+  close_record closed;
+  auto slow = f.subscribe({"a"}, {}, closed.handler());
+  slow.peer.stall();
+  f.publish_numbers("a", 1, 10);
+  slow.peer.stall(false);
+  f.loop.run();
+  // 1 was in flight when the queue filled; of the rest the newest four stay.
+  CHECK(data_of(slow.peer) == strings{"1", "7", "8", "9", "10"});
+  CHECK(f.hub.stats().dropped_events == 5);
+  CHECK(closed.calls == 0);
+  CHECK_FALSE(slow.peer.closed());
+  f.publish("a", {"11"});
+  f.loop.run();
+  CHECK(data_of(slow.peer).back() == "11");
+}
+
+TEST_CASE("drop_oldest policy keeps within the byte bound") {
+  const std::size_t event_bytes = std::string_view("id: e-1\ndata: x\n\n").size();
+  auto o = plain_options();
+  o.max_queued_bytes = 3 * event_bytes;  // in flight + queued
+  o.overflow = ssepp::overflow_policy::drop_oldest;
+  hub_test f{o};
+  auto slow = f.subscribe({"a"});
+  slow.peer.stall();
+  for (const char* d : {"a", "b", "c", "d", "e", "f"}) f.publish("a", {d});
+  slow.peer.stall(false);
+  f.loop.run();
+  CHECK(data_of(slow.peer) == strings{"a", "e", "f"});
+  CHECK(f.hub.stats().dropped_events == 3);
+}
+
+// =============================================================================
+// Writes: gathered, bounded, one at a time
+// =============================================================================
+
+TEST_CASE("events queued while a write is outstanding go out together in one write") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  a.peer.stall();
+  f.publish_numbers("a", 1, 10);
+  CHECK(a.peer.writes() == 1);  // event 1; 2..10 wait for it
+  a.peer.stall(false);
+  f.loop.run();
+  CHECK(a.peer.writes() == 2);
+  CHECK(data_of(a.peer) == numbers(1, 10));
+  CHECK(f.hub.stats().writes == 2);
+  CHECK(f.hub.stats().deliveries == 10);
+}
+
+TEST_CASE("a gather write carries at most max_events_per_write events") {
+  memory_loop loop;
+  std::vector<recorded_write> log;
+  auto o = plain_options();
+  o.max_events_per_write = 3;
+  ssepp::hub<recording_transport, virtual_clock> hub{o};
+  auto c = loop.connect();
+  auto sub = hub.subscribe({"a"}, recording_transport{std::move(c.first), &log});
+  c.second.stall();
+  for (int i = 1; i <= 11; ++i) REQUIRE_FALSE(hub.publish("a", {std::to_string(i)}).error);
+  c.second.stall(false);
+  loop.run();
+  std::vector<std::size_t> sizes;
+  for (const auto& w : log) sizes.push_back(w.buffers.size());
+  CHECK(sizes == std::vector<std::size_t>{1, 3, 3, 3, 1});
+  CHECK(data_of(c.second) == numbers(1, 11));
+}
+
+TEST_CASE("a transport never has more than one write outstanding") {
+  auto o = plain_options();
+  o.initial_retry = 1000ms;
+  o.heartbeat_interval = 1s;
+  o.max_events_per_write = 2;
+  hub_test f{o};
+  auto a = f.subscribe({"a", "b"}, "unknown");  // retry and gap event at once
+  a.peer.stall();
+  f.publish_numbers("a", 1, 5);
+  f.publish_numbers("b", 6, 9);
+  f.clock.advance(5s);
+  f.hub.tick();
+  f.hub.close_all(ssepp::event_view{"bye"});
+  CHECK(a.peer.writes() == 1);
+  a.peer.stall(false);
+  f.loop.run();
+  CHECK(a.peer.closed());
+  CHECK_FALSE(a.peer.saw_concurrent_writes());
+  CHECK(data_of(a.peer).back() == "bye");
+}
+
+// =============================================================================
+// Heartbeats
+// =============================================================================
+
+TEST_CASE("a subscriber idle for the heartbeat interval gets a comment") {
+  auto o = plain_options();
+  o.heartbeat_interval = 15s;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  f.clock.advance(15s - 1ms);
+  f.hub.tick();
+  f.loop.run();
+  CHECK(a.peer.writes() == 0);
+  f.clock.advance(1ms);
+  f.hub.tick();
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{":"});
+  CHECK(f.hub.stats().heartbeats == 1);
+  CHECK(f.hub.stats().deliveries == 0);  // a comment is not an event
+}
+
+TEST_CASE("a subscriber that received an event within the interval gets no heartbeat") {
+  auto o = plain_options();
+  o.heartbeat_interval = 15s;
+  hub_test f{o};
+  auto busy = f.subscribe({"busy"});
+  auto idle = f.subscribe({"idle"});
+  f.clock.advance(10s);
+  f.publish("busy", {"x"});
+  f.loop.run();
+  f.clock.advance(5s);
+  f.hub.tick();
+  f.loop.run();
+  CHECK(items_of(busy.peer) == strings{"message|x|e-1"});
+  CHECK(items_of(idle.peer) == strings{":"});
+}
+
+TEST_CASE("heartbeats repeat once per interval of silence") {
+  auto o = plain_options();
+  o.heartbeat_interval = 15s;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  for (int second = 1; second <= 45; ++second) {
+    f.clock.advance(1s);
+    f.hub.tick();
+    f.loop.run();
+  }
+  CHECK(items_of(a.peer) == strings{":", ":", ":"});
+}
+
+TEST_CASE("a subscriber of several channels gets one heartbeat per interval") {
+  hub_test f;
+  auto abc = f.subscribe({"a", "b", "c"});
+  f.clock.advance(15s);
+  f.hub.tick();
+  f.loop.run();
+  CHECK(items_of(abc.peer) == strings{":"});
+}
+
+TEST_CASE("no heartbeats when the interval is zero") {
+  auto o = plain_options();
+  o.heartbeat_interval = 0ms;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  f.clock.advance(1h);
+  f.hub.tick();
+  f.loop.run();
+  CHECK(a.peer.writes() == 0);
+  CHECK(f.hub.stats().heartbeats == 0);
+}
+
+TEST_CASE("a subscriber whose write is outstanding gets no heartbeat on top of it") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  a.peer.stall();
+  f.publish("a", {"x"});
+  f.clock.advance(1h);
+  f.hub.tick();
+  CHECK(a.peer.writes() == 1);
+  a.peer.stall(false);
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"message|x|e-1"});
+}
+
+// =============================================================================
+// The initial retry
+// =============================================================================
+
+TEST_CASE("a new subscriber is first sent the initial retry") {
+  auto o = plain_options();
+  o.initial_retry = 2500ms;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  f.publish("a", {"x"});
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"retry 2500", "message|x|e-1"});
+  CHECK(a.peer.received().rfind("retry: 2500\n\n", 0) == 0);
+}
+
+TEST_CASE("the initial retry defaults to three seconds") {
+  hub_type h;
+  memory_loop loop;
+  auto c = loop.connect();
+  auto sub = h.subscribe({"a"}, std::move(c.first));
+  loop.run();
+  CHECK(items_of(c.second) == strings{"retry 3000"});
+}
+
+TEST_CASE("no retry is sent when initial_retry is disabled") {
+  hub_test f;  // plain_options() disables it
+  auto a = f.subscribe({"a"});
+  f.loop.run();
+  CHECK(a.peer.writes() == 0);
+}
+
+// =============================================================================
+// Channel lifetime
+// =============================================================================
+
+TEST_CASE("a channel with neither subscribers nor history is dropped") {
+  hub_test f;
+  CHECK(f.hub.stats().channels == 0);
+  {
+    auto a = f.subscribe({"a", "b"});
+    CHECK(f.hub.stats().channels == 2);
+  }
+  CHECK(f.hub.stats().channels == 0);
+}
+
+TEST_CASE("a channel stays while history remains, then is dropped once it ages out") {
+  auto o = plain_options();
+  o.history_age = 60s;
+  hub_test f{o};
+  {
+    auto a = f.subscribe({"a"});
+    f.publish("a", {"x"});
+    f.loop.run();
+  }
+  CHECK(f.hub.stats().channels == 1);
+  f.clock.advance(30s);
+  f.hub.tick();
+  CHECK(f.hub.stats().channels == 1);
+  f.clock.advance(31s);
+  f.hub.tick();
+  CHECK(f.hub.stats().channels == 0);
+  CHECK(f.hub.stats().history_evictions == 1);
+}
+
+TEST_CASE("a channel whose history aged out stays while it has subscribers") {
+  auto o = plain_options();
+  o.history_age = 60s;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  f.publish("a", {"x"});
+  f.clock.advance(61s);
+  f.hub.tick();
+  CHECK(f.hub.stats().channels == 1);
+  a.sub.reset();
+  CHECK(f.hub.stats().channels == 0);
+}
+
+TEST_CASE("publishing to a channel nobody subscribes to keeps the event for replay") {
+  hub_test f;
+  f.publish("a", {"1"});
+  CHECK(f.hub.stats().channels == 1);
+  auto a = f.subscribe({"a"}, "e-0");
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1"});
+}
+
+// =============================================================================
+// Subscriptions end
+// =============================================================================
+
+TEST_CASE(
+    "destroying a subscription stops delivery and closes the transport, without a close handler "
+    "call") {
+  hub_test f;
+  close_record closed;
+  memory_peer peer;
+  {
+    auto a = f.subscribe({"a"}, {}, closed.handler());
+    peer = a.peer;
+    f.publish("a", {"1"});
+    f.loop.run();
+  }
+  CHECK(peer.closed());
+  f.publish("a", {"2"});
+  f.loop.run();
+  CHECK(data_of(peer) == strings{"1"});
+  CHECK(peer.writes() == 1);
+  CHECK(closed.calls == 0);
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
+TEST_CASE("ending a subscription with a write outstanding is safe") {
+  hub_test f;
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  a.peer.stall();
+  f.publish_numbers("a", 1, 3);
+  a.sub.reset();
+  CHECK(a.peer.closed());
+  CHECK_FALSE(a.sub.active());
+  a.peer.stall(false);
+  f.loop.run();
+  f.publish("a", {"4"});
+  f.loop.run();
+  CHECK(a.peer.writes() == 1);
+  CHECK(closed.calls == 0);
+}
+
+TEST_CASE("a moved subscription keeps delivering; assigning over one ends it") {
+  hub_test f;
+  auto a = f.subscribe({"a"});
+  auto b = f.subscribe({"a"});
+  hub_type::subscription moved = std::move(a.sub);
+  CHECK(moved.active());
+  f.publish("a", {"1"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1"});
+  moved = std::move(b.sub);
+  CHECK(a.peer.closed());
+  CHECK_FALSE(b.peer.closed());
+  CHECK(f.hub.stats().subscribers == 1);
+}
+
+TEST_CASE("a default subscription is inactive") {
+  hub_type::subscription none;
+  CHECK_FALSE(none.active());
+  none.reset();
+}
+
+TEST_CASE("a client that leaves is closed as peer_gone, and the others keep receiving") {
+  hub_test f;
+  close_record gone_closed;
+  auto gone = f.subscribe({"a"}, {}, gone_closed.handler());
+  auto stays = f.subscribe({"a"});
+  f.publish("a", {"1"});
+  f.loop.run();
+  gone.peer.disconnect();
+  CHECK_NOTHROW(f.publish("a", {"2"}));
+  CHECK_NOTHROW(f.loop.run());
+  CHECK(gone_closed.calls == 1);
+  CHECK(gone_closed.reason == close_reason::peer_gone);
+  CHECK(gone_closed.error == std::errc::broken_pipe);
+  CHECK(gone.peer.closed());
+  CHECK_FALSE(gone.sub.active());
+  CHECK(f.hub.stats().subscribers == 1);
+  f.publish("a", {"3"});
+  f.loop.run();
+  CHECK(data_of(stays.peer) == strings{"1", "2", "3"});
+  CHECK(gone.peer.writes() == 2);  // nothing was written after the failure
+}
+
+TEST_CASE("a write failing at any point closes that subscriber as peer_gone, and nothing else") {
+  // A session that writes through every path (initial retry, single events,
+  // a gathered burst, a heartbeat, the last word); the n-th write fails,
+  // for n = 1, 2, ... until a session runs without the failure.
+  const strings everything = {"retry 3000",    "message|1|e-1",  "message|2|e-2",
+                              "message|3|e-3", "message|4|e-4",  ":",
+                              "message|5|e-5", "bye|so long|e-5"};
+  for (std::size_t n = 1;; ++n) {
+    CAPTURE(n);
+    auto o = plain_options();
+    o.initial_retry = 3000ms;
+    hub_test f{o};
+    close_record victim_closed, witness_closed;
+    auto victim = f.subscribe({"a"}, {}, victim_closed.handler());
+    auto witness = f.subscribe({"a"}, {}, witness_closed.handler());
+    victim.peer.fail_write(n);
+    f.loop.run();
+    f.publish("a", {"1"});
+    f.loop.run();
+    f.publish_numbers("a", 2, 4);
+    f.loop.run();
+    f.clock.advance(15s);
+    f.hub.tick();
+    f.loop.run();
+    f.publish("a", {"5"});
+    f.hub.close_all(ssepp::event_view{"so long", "bye"});
+    f.loop.run();
+
+    CHECK(items_of(witness.peer) == everything);
+    CHECK(witness_closed.calls == 1);
+    CHECK(witness_closed.reason == close_reason::hub_closed);
+    CHECK(victim.peer.closed());
+    CHECK(victim_closed.calls == 1);
+    CHECK(f.hub.stats().subscribers == 0);
+    const strings got = items_of(victim.peer);
+    REQUIRE(got.size() <= everything.size());
+    CHECK(std::equal(got.begin(), got.end(), everything.begin()));
+    if (victim.peer.writes() < n) {  // the n-th write never happened: done
+      CHECK(victim_closed.reason == close_reason::hub_closed);
+      CHECK(got == everything);
+      CHECK(n > 2);
+      break;
+    }
+    CHECK(victim_closed.reason == close_reason::peer_gone);
+    CHECK(victim_closed.error == std::errc::connection_reset);
+    CHECK(victim.peer.writes() == n);  // none after the failed one
+  }
+}
+
+// =============================================================================
+// close_all and hub destruction
+// =============================================================================
+
+TEST_CASE("close_all: each subscriber gets what is queued, then the last word, then is closed") {
+  hub_test f;
+  close_record idle_closed, slow_closed;
+  auto idle = f.subscribe({"a"}, {}, idle_closed.handler());
+  auto slow = f.subscribe({"a", "b"}, {}, slow_closed.handler());
+  f.publish("a", {"1"});
+  f.loop.run();
+  slow.peer.stall();
+  f.publish("b", {"2"});
+  f.publish("b", {"3"});
+  f.hub.close_all(ssepp::event_view{"restarting", "bye"});
+  f.publish("a", {"too late"});
+  f.loop.run();
+  CHECK(items_of(idle.peer) == strings{"message|1|e-1", "bye|restarting|e-1"});
+  CHECK(idle.peer.closed());
+  CHECK(idle_closed.calls == 1);
+  CHECK(idle_closed.reason == close_reason::hub_closed);
+  CHECK_FALSE(slow.peer.closed());  // still draining
+  CHECK(slow_closed.calls == 0);
+  slow.peer.stall(false);
+  f.loop.run();
+  CHECK(items_of(slow.peer) ==
+        strings{"message|1|e-1", "message|2|e-2", "message|3|e-3", "bye|restarting|e-3"});
+  CHECK(slow.peer.closed());
+  CHECK(slow_closed.calls == 1);
+  CHECK(slow_closed.reason == close_reason::hub_closed);
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
+TEST_CASE("close_all without draining closes everyone at once") {
+  hub_test f;
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  a.peer.stall();
+  f.publish("a", {"1"});
+  f.hub.close_all(std::nullopt, false);
+  CHECK(a.peer.closed());
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::hub_closed);
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
+TEST_CASE("close_all on a subscriber whose queue the last word overflows still ends it") {
+  auto o = plain_options();
+  o.max_queued_events = 2;
+  hub_test f{o};
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  a.peer.stall();
+  f.publish_numbers("a", 1, 3);  // one in flight, two queued: full
+  REQUIRE(closed.calls == 0);
+  f.hub.close_all(ssepp::event_view{"bye"});
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::slow_consumer);
+  CHECK(a.peer.closed());
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
+TEST_CASE("destroying the hub with writes outstanding is safe") {
+  memory_loop loop;
+  close_record closed;
+  std::optional<memory_peer> stalled, flowing;
+  hub_type::subscription outliving;
+  {
+    hub_type h{plain_options()};
+    auto c1 = loop.connect();
+    auto c2 = loop.connect();
+    stalled = c1.second;
+    flowing = c2.second;
+    stalled->stall();
+    outliving = h.subscribe({"a"}, std::move(c1.first), {}, closed.handler());
+    auto inner = h.subscribe({"a"}, std::move(c2.first));
+    REQUIRE_FALSE(h.publish("a", {"1"}).error);
+    REQUIRE_FALSE(h.publish("a", {"2"}).error);
+    CHECK(stalled->write_pending());
+    CHECK(flowing->write_pending());
+  }
+  CHECK(stalled->closed());
+  CHECK(flowing->closed());
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::hub_closed);
+  CHECK_FALSE(outliving.active());
+  // The transports were closed, so their outstanding writes complete (the
+  // stalled one too) and reach the subscribers the hub left behind.
+  loop.run();
+  CHECK_FALSE(stalled->write_pending());
+  CHECK_FALSE(flowing->write_pending());
+  outliving.reset();
+}
+
+// =============================================================================
+// Stats
+// =============================================================================
+
+TEST_CASE("stats count channels, subscribers, events, deliveries, bytes and writes") {
+  hub_test f;
+  auto ab = f.subscribe({"a", "b"});
+  auto b = f.subscribe({"b"});
+  f.publish("a", {"1"});
+  f.publish("b", {"2"});
+  f.publish("c", {"3"});
+  f.loop.run();
+  const auto st = f.hub.stats();
+  CHECK(st.channels == 3);
+  CHECK(st.subscribers == 2);
+  CHECK(st.published == 3);
+  CHECK(st.deliveries == 3);
+  CHECK(st.writes == 3);
+  CHECK(st.bytes_written == ab.peer.received().size() + b.peer.received().size());
+  CHECK(st.heartbeats == 0);
+  CHECK(st.history_evictions == 0);
+  CHECK(st.slow_consumer_disconnects == 0);
+  CHECK(st.dropped_events == 0);
+}
+
+// =============================================================================
+// Concurrency
+// =============================================================================
+
+namespace {
+// Which channel an event of the concurrency test belongs to: its data is
+// "<channel>:<publisher>:<n>".
+std::string channel_of(const std::string& data) { return data.substr(0, data.find(':')); }
+std::uint64_t sequence_of(const std::string& id) {
+  return std::stoull(id.substr(id.find('-') + 1));
+}
+}  // namespace
+
+TEST_CASE(
+    "concurrent publishers and churning subscribers: each channel's events in id order, none "
+    "lost") {
+  const strings channels = {"a", "b", "c"};
+  constexpr int publishers = 3;
+  constexpr int per_publisher = 300;
+  auto o = plain_options();
+  o.max_queued_events = 1 << 16;
+  o.max_queued_bytes = std::size_t{1} << 26;
+  o.history_events = 1 << 16;
+  o.heartbeat_interval = 1ms;
+  hub_test f{o};
+
+  // Subscribers there from start to end see everything of their channels.
+  std::vector<client> steady;
+  for (const auto& c : channels) steady.push_back(f.subscribe({c}));
+  steady.push_back(f.subscribe(channels));
+
+  std::atomic<bool> publishing{true};
+  std::atomic<bool> running{true};
+  std::thread runner([&] {
+    while (running.load()) {
+      if (f.loop.run() == 0) std::this_thread::yield();
+    }
+  });
+  std::thread ticker([&] {
+    while (publishing.load()) {
+      f.clock.advance(1ms);
+      f.hub.tick();
+      std::this_thread::yield();
+    }
+  });
+  std::vector<memory_peer> churned;
+  std::thread churn([&] {
+    std::mt19937 rng(1);
+    while (publishing.load()) {
+      strings mine;
+      for (const auto& c : channels)
+        if (rng() % 2) mine.push_back(c);
+      if (mine.empty()) mine.push_back(channels[rng() % channels.size()]);
+      auto x = f.subscribe(mine);
+      churned.push_back(x.peer);
+      for (auto spin = rng() % 200; spin > 0; --spin) std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> pubs;
+  std::vector<std::vector<std::pair<std::string, std::string>>> sent(publishers);  // (channel, id)
+  for (int p = 0; p < publishers; ++p)
+    pubs.emplace_back([&, p] {
+      std::mt19937 rng(static_cast<unsigned>(100 + p));
+      for (int i = 0; i < per_publisher; ++i) {
+        const std::string& c = channels[rng() % channels.size()];
+        const std::string data = c + ":" + std::to_string(p) + ":" + std::to_string(i);
+        const auto r = f.hub.publish(c, {data});
+        CHECK_FALSE(r.error);
+        sent[static_cast<std::size_t>(p)].emplace_back(c, r.id);
+      }
+    });
+  for (auto& t : pubs) t.join();
+  publishing = false;
+  churn.join();
+  ticker.join();
+  running = false;
+  runner.join();
+  f.loop.run();
+
+  // Every channel's events, in id order.
+  std::map<std::string, strings> expected;
+  {
+    std::map<std::string, std::vector<std::uint64_t>> seqs;
+    for (const auto& per : sent)
+      for (const auto& [c, id] : per) seqs[c].push_back(sequence_of(id));
+    for (auto& [c, s] : seqs) {
+      std::sort(s.begin(), s.end());
+      for (const auto q : s) expected[c].push_back("e-" + std::to_string(q));
+    }
+  }
+  auto per_channel = [](const memory_peer& peer) {
+    std::map<std::string, strings> got;
+    for (const auto& e : read(peer).events) got[channel_of(e.data)].push_back(e.id);
+    return got;
+  };
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    CAPTURE(i);
+    auto got = per_channel(steady[i].peer);
+    CHECK(got.size() == 1);
+    CHECK(got[channels[i]] == expected[channels[i]]);
+  }
+  CHECK(per_channel(steady.back().peer) == expected);
+  // Those that came and went saw, per channel, an unbroken run of its events.
+  for (const auto& peer : churned) {
+    for (const auto& [c, ids] : per_channel(peer)) {
+      const auto& all = expected[c];
+      const auto start = std::find(all.begin(), all.end(), ids.front());
+      REQUIRE(start != all.end());
+      REQUIRE(static_cast<std::size_t>(all.end() - start) >= ids.size());
+      CHECK(std::equal(ids.begin(), ids.end(), start));
+    }
+    CHECK_FALSE(peer.saw_concurrent_writes());
+  }
+  for (const auto& s : steady) CHECK_FALSE(s.peer.saw_concurrent_writes());
+  CHECK(f.hub.stats().published == static_cast<std::uint64_t>(publishers * per_publisher));
+}
