@@ -224,10 +224,13 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     std::lock_guard<std::mutex> map_lock(channels_mutex);
     auto it = channels.find(std::string(name));
     if (it == channels.end()) return;
-    std::lock_guard<std::mutex> lock(it->second->mutex);
-    if (!it->second->subscribers.empty() || !it->second->history.empty()) return;
-    dropped_evicted_up_to = std::max(dropped_evicted_up_to, it->second->evicted_up_to);
-    it->second->dead = true;
+    // Held past the lock: erasing the map's pointer may destroy the channel,
+    // whose mutex must outlive its unlock.
+    const channel_ptr c = it->second;
+    std::lock_guard<std::mutex> lock(c->mutex);
+    if (!c->subscribers.empty() || !c->history.empty()) return;
+    dropped_evicted_up_to = std::max(dropped_evicted_up_to, c->evicted_up_to);
+    c->dead = true;
     channels.erase(it);
   }
 
