@@ -102,6 +102,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
   void on_close(std::function<void()> f) { on_close_ = std::move(f); }
   /// Calls `f` for each `retry:` the server sends.
   void on_retry(std::function<void(std::chrono::milliseconds)> f) { on_retry_ = std::move(f); }
+  /// Calls `f` for each comment line (heartbeats included), without the
+  /// colon and one leading space; `text` is valid only during the call.
+  void on_comment(std::function<void(std::string_view)> f) { on_comment_ = std::move(f); }
 
   /// Connects (asynchronously).
   void start() {
@@ -137,6 +140,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
     void on_retry(std::chrono::milliseconds ms) {
       self->policy_.set_retry(ms);
       if (self->on_retry_) self->on_retry_(ms);
+    }
+    void on_comment(std::string_view text) {
+      if (self->on_comment_ && !self->closing_) self->on_comment_(text);
     }
   };
 
@@ -518,6 +524,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   std::function<void(const client_error&)> on_error_;
   std::function<void()> on_close_;
   std::function<void(std::chrono::milliseconds)> on_retry_;
+  std::function<void(std::string_view)> on_comment_;
   std::atomic<ready_state> state_{ready_state::connecting};
   std::atomic<bool> closing_{false};
   mutable std::mutex id_mutex_;
