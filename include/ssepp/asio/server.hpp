@@ -227,6 +227,12 @@ class server::connection : public std::enable_shared_from_this<connection> {
     // flushed to the client as it is written.
     fields.emplace_back("Cache-Control", "no-cache");
     fields.emplace_back("X-Accel-Buffering", "no");
+    // nginx gzips every type in gzip_types (text/event-stream is often
+    // there) and ignores Cache-Control: no-transform; a Content-Encoding
+    // already set is the only thing its gzip filter checks to stay off.
+    // "identity" is no coding: Chromium, curl and Node's fetch read the
+    // stream as is. Checked by tests/integration/nginx_proxy.mjs.
+    fields.emplace_back("Content-Encoding", "identity");
     fields.emplace_back("Connection", "close");
     out_ = response_head(200, fields, std::nullopt);
     auto self = shared_from_this();
