@@ -53,7 +53,11 @@ class reconnect_policy {
     }
     d = std::min(d, cap);
     ++failures_;
-    const auto delay = std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(d)};
+    // A cap near milliseconds::max() (a huge `retry:` saturates to it) rounds
+    // up to 2^63 as a double, which does not convert back (undefined
+    // behaviour): at the cap, take it from its integer form.
+    const auto delay = d >= cap ? std::max(options_.max, floor_)
+                                : std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(d)};
     return std::max(delay, retry_after);
   }
 
