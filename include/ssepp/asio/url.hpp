@@ -76,22 +76,70 @@ inline std::optional<url> parse_url(std::string_view s) {
   return u;
 }
 
-/// Resolves a Location header against the URL that answered with it:
-/// absolute URLs, scheme-relative ("//host/x"), absolute paths and paths
-/// relative to the current directory.
-inline std::optional<url> resolve_location(const url& base, std::string_view location) {
-  if (location.find("://") != std::string_view::npos) return parse_url(location);
-  if (location.substr(0, 2) == "//") return parse_url(base.scheme + ":" + std::string(location));
-  url u = base;
-  if (location.empty()) return u;
-  if (location.front() == '/') {
-    u.target = std::string(location);
-  } else {
-    std::string dir = base.target.substr(0, base.target.find('?'));
-    dir = dir.substr(0, dir.rfind('/') + 1);
-    u.target = dir + std::string(location);
+namespace detail {
+
+// RFC 3986 5.2.4: a redirect to "../x" must ask for the resource it names,
+// not leave the dots for the server to interpret (or refuse).
+inline std::string remove_dot_segments(std::string_view path) {
+  std::string out;
+  auto drop_last_segment = [&out] {
+    const std::size_t slash = out.rfind('/');
+    out.erase(slash == std::string::npos ? 0 : slash);
+  };
+  while (!path.empty()) {
+    if (path.substr(0, 3) == "../") {
+      path.remove_prefix(3);
+    } else if (path.substr(0, 2) == "./" || path.substr(0, 3) == "/./") {
+      path.remove_prefix(2);  // "./x" -> "x", "/./x" -> "/x"
+    } else if (path == "/.") {
+      path = "/";
+    } else if (path.substr(0, 4) == "/../") {
+      path.remove_prefix(3);
+      drop_last_segment();
+    } else if (path == "/..") {
+      path = "/";
+      drop_last_segment();
+    } else if (path == "." || path == "..") {
+      path = {};
+    } else {
+      const std::size_t end = path.find('/', 1);
+      out.append(path.substr(0, end));
+      path.remove_prefix(end == std::string_view::npos ? path.size() : end);
+    }
   }
-  return parse_url(u.scheme + "://" + u.host_header() + u.target);
+  return out;
+}
+
+}  // namespace detail
+
+/// Resolves a Location header against the URL that answered with it:
+/// absolute URLs, scheme-relative ("//host/x"), absolute paths, paths
+/// relative to the current directory and query-only references, as RFC 3986
+/// section 5.2 resolves them (dot segments removed, the fragment dropped).
+inline std::optional<url> resolve_location(const url& base, std::string_view location) {
+  // Absolute only when a scheme comes first: a ':' before any '/', '?' or
+  // '#' (RFC 3986 4.2). "/login?next=http://x/" is a path on this server.
+  const std::size_t first_delimiter = location.find_first_of(":/?#");
+  if (first_delimiter != std::string_view::npos && first_delimiter > 0 && location[first_delimiter] == ':')
+    return parse_url(location);
+  if (location.substr(0, 2) == "//") return parse_url(base.scheme + ":" + std::string(location));
+  location = location.substr(0, location.find('#'));
+  if (location.empty()) return base;
+  const std::string_view base_path = std::string_view(base.target).substr(0, base.target.find('?'));
+  const std::size_t query = location.find('?');
+  const std::string_view path = location.substr(0, query);
+  const std::string_view rest = query == std::string_view::npos ? std::string_view{} : location.substr(query);
+  std::string target;
+  if (path.empty()) {
+    target = std::string(base_path);  // "?q": the base's path with a new query
+  } else if (path.front() == '/') {
+    target = detail::remove_dot_segments(path);
+  } else {
+    const std::string merged = std::string(base_path.substr(0, base_path.rfind('/') + 1)) + std::string(path);
+    target = detail::remove_dot_segments(merged);
+  }
+  target.append(rest.data(), rest.size());
+  return parse_url(base.scheme + "://" + base.host_header() + target);
 }
 
 }  // namespace ssepp::asio
