@@ -43,7 +43,10 @@ inline head_status parse_response_head(std::string_view buffer, std::size_t max_
     return line;
   };
   const std::string_view status_line = next_line();
-  if (status_line.substr(0, 7) != "HTTP/1." || status_line.size() < 12 || status_line[8] != ' ')
+  // "HTTP/1.D SP DDD", then SP or the end: without the last checks
+  // "HTTP/1.1 2000" would pass for a 200.
+  if (status_line.substr(0, 7) != "HTTP/1." || status_line.size() < 12 || status_line[7] < '0' ||
+      status_line[7] > '9' || status_line[8] != ' ' || (status_line.size() > 12 && status_line[12] != ' '))
     return head_status::malformed;
   int status = 0;
   for (std::size_t i = 9; i < 12; ++i) {
@@ -133,6 +136,8 @@ class chunked_decoder {
         case state::failed: return result::malformed;
       }
     }
+    // An empty `in` must not turn a failed decoder back into "more".
+    if (state_ == state::failed) return result::malformed;
     return state_ == state::done ? result::done : result::more;
   }
 
