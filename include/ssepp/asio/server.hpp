@@ -204,9 +204,13 @@ class server::connection : public std::enable_shared_from_this<connection> {
   void reply(response r) {
     request_done_ = true;
     timer_.cancel();
-    r.headers.emplace_back("Content-Type", r.content_type);
+    // RFC 9110 sections 8.6 and 15.3.5: a 204 (the CORS preflight's answer)
+    // has no content, so it must not carry Content-Length (nor a type).
+    const bool no_content = r.status == 204;
+    if (!no_content) r.headers.emplace_back("Content-Type", r.content_type);
     r.headers.emplace_back("Connection", "close");
-    out_ = response_head(r.status, r.headers, r.body.size()) + (request_.method == "HEAD" ? std::string{} : r.body);
+    out_ = response_head(r.status, r.headers, no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
+           (request_.method == "HEAD" || no_content ? std::string{} : r.body);
     auto self = shared_from_this();
     ::asio::async_write(*socket_, ::asio::buffer(out_), ::asio::bind_executor(strand_, [self](std::error_code, std::size_t) {
       std::error_code ignored;
