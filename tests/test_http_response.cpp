@@ -98,7 +98,8 @@ decoded grind(std::string_view input) {
     for (std::size_t i = 0; i <= input.size(); ++i)
       for (std::size_t j = i; j <= input.size(); ++j) {
         INFO("split at " << i << " and " << j);
-        CHECK(decode_chunks({input.substr(0, i), input.substr(i, j - i), input.substr(j)}) == whole);
+        CHECK(decode_chunks({input.substr(0, i), input.substr(i, j - i), input.substr(j)}) ==
+              whole);
       }
   }
   std::vector<std::string_view> bytes;
@@ -110,7 +111,9 @@ decoded grind(std::string_view input) {
 
 decoded done(std::string body) { return {std::move(body), chunked_decoder::result::done}; }
 decoded more(std::string body) { return {std::move(body), chunked_decoder::result::more}; }
-decoded malformed(std::string body) { return {std::move(body), chunked_decoder::result::malformed}; }
+decoded malformed(std::string body) {
+  return {std::move(body), chunked_decoder::result::malformed};
+}
 
 }  // namespace
 
@@ -149,7 +152,8 @@ TEST_CASE("a response head: HTTP/1.0 and a missing reason phrase are fine") {
 TEST_CASE("a response head: values lose surrounding blanks, keep inner ones") {
   response_head head;
   std::size_t size = 0;
-  REQUIRE(parse("HTTP/1.1 200 OK\r\nX-A:   spaced  value \t\r\nX-B:tight\r\nX-Empty:\r\nX-Blank:  \r\n\r\n",
+  REQUIRE(parse("HTTP/1.1 200 OK\r\nX-A:   spaced  value \t\r\nX-B:tight\r\nX-Empty:\r\nX-Blank:  "
+                "\r\n\r\n",
                 head, size) == head_status::complete);
   CHECK(head.header("x-a") == "spaced  value");
   CHECK(head.header("x-b") == "tight");
@@ -188,8 +192,12 @@ TEST_CASE("a response head: every proper prefix is incomplete") {
 
 TEST_CASE("a response head: bounded by max_head") {
   const std::string bytes = "HTTP/1.1 200 OK\r\nX-Pad: " + std::string(100, 'p') + "\r\n\r\n";
-  SUBCASE("exactly at the limit is fine") { CHECK(parse(bytes, bytes.size()) == head_status::complete); }
-  SUBCASE("one byte over is too large") { CHECK(parse(bytes, bytes.size() - 1) == head_status::too_large); }
+  SUBCASE("exactly at the limit is fine") {
+    CHECK(parse(bytes, bytes.size()) == head_status::complete);
+  }
+  SUBCASE("one byte over is too large") {
+    CHECK(parse(bytes, bytes.size() - 1) == head_status::too_large);
+  }
   SUBCASE("an unfinished head past the limit is too large without waiting for its end") {
     CHECK(parse(std::string_view(bytes).substr(0, 60), 50) == head_status::too_large);
     CHECK(parse(std::string(1 << 20, 'x'), 64 * 1024) == head_status::too_large);
@@ -236,14 +244,17 @@ TEST_CASE("a response head: malformed field lines") {
 
 // --- chunked bodies ------------------------------------------------------------
 
-TEST_CASE("chunked: one chunk, then the last chunk") { CHECK(grind("5\r\nhello\r\n0\r\n\r\n") == done("hello")); }
+TEST_CASE("chunked: one chunk, then the last chunk") {
+  CHECK(grind("5\r\nhello\r\n0\r\n\r\n") == done("hello"));
+}
 
 TEST_CASE("chunked: several chunks join into one body") {
   CHECK(grind("3\r\nabc\r\n4\r\ndefg\r\n1\r\n\n\r\n0\r\n\r\n") == done("abcdefg\n"));
 }
 
 TEST_CASE("chunked: SSE events cut at odd places") {
-  CHECK(grind("7\r\ndata: h\r\n9\r\ni\n\nid: 4\n\r\n2\r\n\n\n\r\n0\r\n\r\n") == done("data: hi\n\nid: 4\n\n\n"));
+  CHECK(grind("7\r\ndata: h\r\n9\r\ni\n\nid: 4\n\r\n2\r\n\n\n\r\n0\r\n\r\n") ==
+        done("data: hi\n\nid: 4\n\n\n"));
 }
 
 TEST_CASE("chunked: sizes are hexadecimal, either case, leading zeros allowed") {
@@ -342,7 +353,8 @@ TEST_CASE("chunked: the size line is bounded, also before its line end arrives")
 TEST_CASE("chunked: trailer lines are bounded") {
   const std::string trailer = "X-Big: " + std::string(10000, 't');
   CHECK(decode_chunks({"2\r\nok\r\n0\r\n", trailer}) == malformed("ok"));
-  CHECK(decode_chunks({"2\r\nok\r\n0\r\nX-Fine: " + std::string(8000, 't') + "\r\n\r\n"}) == done("ok"));
+  CHECK(decode_chunks({"2\r\nok\r\n0\r\nX-Fine: " + std::string(8000, 't') + "\r\n\r\n"}) ==
+        done("ok"));
 }
 
 TEST_CASE("chunked: a failed decoder stays failed and hands out nothing") {

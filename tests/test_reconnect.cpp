@@ -11,9 +11,9 @@
 #include <ostream>
 #include <vector>
 
-using std::chrono::milliseconds;
 using ssepp::reconnect_options;
 using ssepp::reconnect_policy;
+using std::chrono::milliseconds;
 
 namespace std::chrono {
 // doctest prints durations as bytes unless an overload is found by ADL.
@@ -61,13 +61,14 @@ TEST_CASE("the first delay is the initial reconnection time") {
 TEST_CASE("each further consecutive failure multiplies the delay") {
   SUBCASE("by two") {
     reconnect_policy p{no_jitter(milliseconds{100}, milliseconds{100000})};
-    CHECK(delays(p, 6) == std::vector<milliseconds>{milliseconds{100}, milliseconds{200}, milliseconds{400},
-                                                    milliseconds{800}, milliseconds{1600}, milliseconds{3200}});
+    CHECK(delays(p, 6) == std::vector<milliseconds>{milliseconds{100}, milliseconds{200},
+                                                    milliseconds{400}, milliseconds{800},
+                                                    milliseconds{1600}, milliseconds{3200}});
   }
   SUBCASE("by three") {
     reconnect_policy p{no_jitter(milliseconds{10}, milliseconds{100000}, 3.0)};
-    CHECK(delays(p, 4) ==
-          std::vector<milliseconds>{milliseconds{10}, milliseconds{30}, milliseconds{90}, milliseconds{270}});
+    CHECK(delays(p, 4) == std::vector<milliseconds>{milliseconds{10}, milliseconds{30},
+                                                    milliseconds{90}, milliseconds{270}});
   }
   SUBCASE("by one: a constant delay") {
     reconnect_policy p{no_jitter(milliseconds{250}, milliseconds{100000}, 1.0)};
@@ -77,8 +78,9 @@ TEST_CASE("each further consecutive failure multiplies the delay") {
 
 TEST_CASE("no delay grows past the cap") {
   reconnect_policy p{no_jitter(milliseconds{100}, milliseconds{1000})};
-  CHECK(delays(p, 8) == std::vector<milliseconds>{milliseconds{100}, milliseconds{200}, milliseconds{400},
-                                                  milliseconds{800}, milliseconds{1000}, milliseconds{1000},
+  CHECK(delays(p, 8) == std::vector<milliseconds>{milliseconds{100}, milliseconds{200},
+                                                  milliseconds{400}, milliseconds{800},
+                                                  milliseconds{1000}, milliseconds{1000},
                                                   milliseconds{1000}, milliseconds{1000}});
 }
 
@@ -95,7 +97,8 @@ TEST_CASE("the server's retry is the floor of every delay") {
     reconnect_policy p{no_jitter(milliseconds{3000}, milliseconds{30000})};
     p.set_retry(milliseconds{50});
     CHECK(p.retry() == milliseconds{50});
-    CHECK(delays(p, 3) == std::vector<milliseconds>{milliseconds{50}, milliseconds{100}, milliseconds{200}});
+    CHECK(delays(p, 3) ==
+          std::vector<milliseconds>{milliseconds{50}, milliseconds{100}, milliseconds{200}});
   }
   SUBCASE("a retry above the cap wins over the cap") {
     reconnect_policy p{no_jitter(milliseconds{100}, milliseconds{1000})};
@@ -182,7 +185,8 @@ TEST_CASE("jitter never pushes a delay past the cap") {
 TEST_CASE("jitter 0 gives exact delays whatever the seed") {
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
     reconnect_policy p{no_jitter(milliseconds{100}, milliseconds{1000}), seed};
-    CHECK(delays(p, 3) == std::vector<milliseconds>{milliseconds{100}, milliseconds{200}, milliseconds{400}});
+    CHECK(delays(p, 3) ==
+          std::vector<milliseconds>{milliseconds{100}, milliseconds{200}, milliseconds{400}});
   }
 }
 

@@ -168,7 +168,8 @@ TEST_CASE("resolve_location: an absolute URL replaces everything") {
 
 TEST_CASE("resolve_location: scheme-relative keeps the scheme") {
   CHECK(resolved("http://a.example/dir/page", "//c.example/x") == "http c.example 80 /x");
-  CHECK(resolved("https://a.example/dir/page", "//c.example:444/x?y") == "https c.example 444 /x?y");
+  CHECK(resolved("https://a.example/dir/page", "//c.example:444/x?y") ==
+        "https c.example 444 /x?y");
   CHECK(resolved("https://a.example/", "//[::1]/v6") == "https ::1 443 /v6");
 }
 
@@ -204,7 +205,8 @@ TEST_CASE("resolve_location: a query-only reference keeps the base's path (RFC 3
 }
 
 TEST_CASE("resolve_location: a relative reference whose query holds a URL stays relative") {
-  CHECK(resolved("http://a/dir/page", "/login?next=http://b/x") == "http a 80 /login?next=http://b/x");
+  CHECK(resolved("http://a/dir/page", "/login?next=http://b/x") ==
+        "http a 80 /login?next=http://b/x");
   CHECK(resolved("http://a/dir/page", "go?to=https://b/") == "http a 80 /dir/go?to=https://b/");
 }
 
