@@ -551,12 +551,16 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
     return c->stream(std::move(channels), std::move(cors), std::move(last_id));
   }
 
-  bool path_matched = false;
+  // The methods of routes whose path matched: a 405 must list them in
+  // Allow (RFC 9110 section 15.5.6); OPTIONS is answered on every path.
+  std::string allowed;
   for (const auto& r : routes_) {
     const bool match = r.prefix ? req.path.compare(0, r.path.size(), r.path) == 0 : req.path == r.path;
     if (!match) continue;
-    path_matched = true;
-    if (r.method != req.method) continue;
+    if (r.method != req.method) {
+      allowed += r.method + ", ";
+      continue;
+    }
     response out;
     try {
       out = r.h(req);
@@ -568,7 +572,11 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
     out.headers.insert(out.headers.end(), cors.begin(), cors.end());
     return c->reply(std::move(out));
   }
-  if (path_matched) return c->reply_error(405, "method " + req.method + " not allowed here\n", cors);
+  if (!allowed.empty()) {
+    std::vector<std::pair<std::string, std::string>> fields = cors;
+    fields.emplace_back("Allow", allowed + "OPTIONS");
+    return c->reply_error(405, "method " + req.method + " not allowed here\n", std::move(fields));
+  }
 
   if (!options_.static_root.empty() && (req.method == "GET" || req.method == "HEAD")) {
     response r = serve_static(req);
