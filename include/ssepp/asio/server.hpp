@@ -367,6 +367,14 @@ inline server::server(server_options options)
         r.body = "publish to " + prefix + "{channel}\n";
         return r;
       }
+      // query_param cannot tell a missing parameter from one that does not
+      // decode: refuse a malformed escape rather than publish the event
+      // under the default type or a hub-assigned id.
+      if (!percent_decode(req.query, true)) {
+        r.status = 400;
+        r.body = "malformed percent-escape in the query\n";
+        return r;
+      }
       const auto type = req.query_param("event").value_or("");
       const auto id = req.query_param("id").value_or("");
       const auto result = hub_.publish(channel, ssepp::event_view{req.body, type, id});
