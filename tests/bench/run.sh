@@ -4,8 +4,8 @@
 #   tests/bench/run.sh [build-dir]
 #
 # build-dir defaults to build-bench/ at the top of the source tree. It is
-# configured (with SSEPP_BUILD_BENCH=ON) when it has no CMake cache yet or
-# the bench is off there, and the bench target is (re)built. Node's
+# configured with SSEPP_BUILD_BENCH=ON (a new one with tests and examples
+# off, so it needs neither doctest nor Asio) and the bench target is built. Node's
 # dependencies are installed from the committed package-lock.json with
 # `npm ci` when tests/bench/node_modules is missing.
 #
@@ -40,12 +40,13 @@ command -v cmake >/dev/null || die "cmake not found (apt-get install cmake g++)"
 command -v node >/dev/null || die "node not found: the eventsource-parser peer needs Node.js and npm"
 
 # --- build -----------------------------------------------------------------
-if [ ! -f "$build/CMakeCache.txt" ] || grep -q '^SSEPP_BUILD_BENCH:BOOL=OFF' "$build/CMakeCache.txt"; then
-  extra=()
-  # A fresh directory needs nothing but the bench (no doctest, no Asio).
-  [ -f "$build/CMakeCache.txt" ] || extra=(-DSSEPP_BUILD_TESTS=OFF -DSSEPP_BUILD_EXAMPLES=OFF)
-  cmake -S "$root" -B "$build" -DSSEPP_BUILD_BENCH=ON "${extra[@]}" >/dev/null
-fi
+# Configuring again is cheap and repairs a directory whose last configure
+# failed; an existing directory keeps its own options, bench switched on.
+extra=()
+# A fresh directory needs nothing but the bench (no doctest, no Asio).
+[ -f "$build/CMakeCache.txt" ] || extra=(-DSSEPP_BUILD_TESTS=OFF -DSSEPP_BUILD_EXAMPLES=OFF)
+cmake -S "$root" -B "$build" -DSSEPP_BUILD_BENCH=ON "${extra[@]}" >/dev/null ||
+  die "configuring $build failed (run: cmake -S $root -B $build -DSSEPP_BUILD_BENCH=ON)"
 cmake --build "$build" --target ssepp-bench-parser >/dev/null ||
   die "building ssepp-bench-parser failed (run: cmake --build $build --target ssepp-bench-parser)"
 bench=$(find "$build/tests/bench" -type f -name ssepp-bench-parser -perm -u+x | head -n 1)
