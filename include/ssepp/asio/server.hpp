@@ -498,6 +498,12 @@ inline std::optional<response> server::cors_check(const request& req,
                                                   std::vector<std::pair<std::string, std::string>>& fields) const {
   const auto origin = req.header("origin");
   if (!origin) return std::nullopt;  // same-origin or not a browser
+  // Browsers send Origin on same-origin POSTs too (fetch, forms): a page this
+  // server serves (static_root) may always call it, whatever the allowlist.
+  if (const auto host = req.header("host")) {
+    const std::size_t scheme_end = origin->find("://");
+    if (scheme_end != std::string_view::npos && origin->substr(scheme_end + 3) == *host) return std::nullopt;
+  }
   const bool allowed =
       std::find_if(options_.cors_origins.begin(), options_.cors_origins.end(),
                    [&](const std::string& o) { return o == "*" || o == *origin; }) != options_.cors_origins.end();
