@@ -1,7 +1,7 @@
 // sse-cat's middle: hands incoming bytes to an ssepp::parser in pieces of a
 // fixed size (--chunk) and remembers which input bytes were being parsed
-// when the parser stopped. Any byte source (a file today, an HTTP body in
-// URL mode) pushes into it. Part of the sse-cat example.
+// when the parser stopped. File mode only: in URL mode the event_source
+// parses the body itself. Part of the sse-cat example.
 #pragma once
 
 #include <cstddef>
@@ -58,10 +58,6 @@ class chunked_feed {
   // failed: the limit was exceeded at one of them. One byte with --chunk 1.
   std::uint64_t failed_begin() const noexcept { return failed_begin_; }
   std::uint64_t failed_end() const noexcept { return failed_end_; }
-
-  // For a reconnecting source (URL mode): reset() it at the end of one
-  // response and send last_event_id() with the next request.
-  ssepp::parser<Handler&>& parser() noexcept { return parser_; }
 
  private:
   bool feed(std::string_view piece) {
