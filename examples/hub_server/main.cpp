@@ -1,0 +1,229 @@
+// hub_server: the production pattern. Browsers subscribe to a channel (say,
+// a company id) with GET /events/{channel}; the application publishes to it
+// with POST /publish/{channel}?event=TYPE and the body as data. Every event
+// gets an id and stays in the channel's history, so a browser that
+// reconnects with Last-Event-ID misses nothing; idle streams get heartbeats;
+// a cookie check stands in for the application's session check.
+//
+// Benchmarks and tests run this server: it is quiet on stdout after its
+// first line, and logs only warnings and errors (to stderr) unless --verbose.
+#include <asio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <ssepp/asio/server.hpp>
+
+#include "../common/command_line.hpp"
+
+namespace {
+
+constexpr const char* usage_text =
+    R"(Usage: hub_server [OPTION]...
+Serve event streams by channel, fed by HTTP POSTs:
+  GET  /events/{channel}                 subscribe (Last-Event-ID header or
+                                         ?lastEventId=ID resumes after ID)
+  POST /publish/{channel}?event=TYPE&id=ID
+                                         publish the body as data; TYPE and ID
+                                         are optional; answers the event's id
+
+Options:
+  --host ADDRESS        address to listen on (default 127.0.0.1)
+  --port N              port to listen on; 0 picks a free one (default 8082)
+  --threads N           I/O threads; 0: one per core (default 0)
+  --cors ORIGIN         origin whose pages may subscribe and publish, with
+                        cookies; repeatable; "*" allows any (default: none,
+                        same-origin only)
+  --static DIR          also serve the files in DIR
+  --auth-cookie NAME=VALUE
+                        /events/ and /publish/ require the cookie NAME with
+                        this VALUE: 401 without it, 403 with another value
+                        (default: no check)
+  --heartbeat-ms N      comment line to streams idle this long; 0: none
+                        (default 15000)
+  --retry-ms N          reconnection delay sent to each new stream
+                        (default 3000)
+  --history N           events kept per channel for replay (default 1024)
+  --max-connections N   open connections at most; more get 503 (default 10000)
+  --queue-events N      events queued per slow subscriber at most (default 1024)
+  --queue-bytes N       bytes queued per slow subscriber at most
+                        (default 1048576)
+  --overflow POLICY     when a subscriber's queue is full: disconnect (it
+                        reconnects and replays from history) or drop-oldest
+                        (default disconnect)
+  --verbose             also log every stream's end and, on exit, the hub's
+                        counters (to stderr)
+  -h, --help            print this help and exit
+Prints "hub_server: listening on http://HOST:PORT/" once listening (the real
+port with --port 0); SIGINT or SIGTERM stops it gracefully.
+)";
+
+struct command_line {
+  ssepp::asio::server_options server;
+  std::optional<std::string> cookie_name;
+  std::string cookie_value;
+  bool verbose = false;
+  bool help = false;
+};
+
+command_line parse_command_line(int argc, char** argv) {
+  command_line cl;
+  auto& o = cl.server;
+  o.port = 8082;
+  o.events_prefix = "/events/";
+  o.publish_prefix = "/publish/";
+  example::arguments args(argc, argv);
+  while (args.next()) {
+    if (args.flag("-h") || args.flag("--help")) {
+      cl.help = true;
+    } else if (args.flag("--verbose")) {
+      cl.verbose = true;
+    } else if (args.is("--host")) {
+      o.host = args.value();
+    } else if (args.is("--port")) {
+      o.port = args.number<std::uint16_t>();
+    } else if (args.is("--threads")) {
+      o.threads = args.number<std::size_t>(0, 1024);
+    } else if (args.is("--cors")) {
+      o.cors_origins.push_back(args.value());
+    } else if (args.is("--static")) {
+      o.static_root = args.value();
+    } else if (args.is("--auth-cookie")) {
+      const std::string pair = args.value();
+      const std::size_t equals = pair.find('=');
+      if (equals == 0 || equals == std::string::npos)
+        throw example::usage_error("--auth-cookie needs NAME=VALUE, got '" + pair + "'");
+      cl.cookie_name = pair.substr(0, equals);
+      cl.cookie_value = pair.substr(equals + 1);
+    } else if (args.is("--heartbeat-ms")) {
+      o.hub.heartbeat_interval = std::chrono::milliseconds{args.number<std::uint32_t>()};
+    } else if (args.is("--retry-ms")) {
+      o.hub.initial_retry = std::chrono::milliseconds{args.number<std::uint32_t>()};
+    } else if (args.is("--history")) {
+      o.hub.history_events = args.number<std::size_t>();
+    } else if (args.is("--max-connections")) {
+      o.max_connections = args.number<std::size_t>(1);
+    } else if (args.is("--queue-events")) {
+      o.hub.max_queued_events = args.number<std::size_t>(1);
+    } else if (args.is("--queue-bytes")) {
+      o.hub.max_queued_bytes = args.number<std::size_t>(1);
+    } else if (args.is("--overflow")) {
+      const std::string policy = args.value();
+      if (policy == "disconnect") {
+        o.hub.overflow = ssepp::overflow_policy::disconnect;
+      } else if (policy == "drop-oldest") {
+        o.hub.overflow = ssepp::overflow_policy::drop_oldest;
+      } else {
+        throw example::usage_error("--overflow is disconnect or drop-oldest, got '" + policy + "'");
+      }
+    } else {
+      args.unknown();
+    }
+  }
+  // Heartbeats are sent from the server's tick: tick at least twice per
+  // interval so an idle stream hears from us within 1.5 intervals.
+  const auto heartbeat = o.hub.heartbeat_interval;
+  if (heartbeat.count() > 0 && heartbeat < 2 * o.tick_interval)
+    o.tick_interval = std::max(std::chrono::milliseconds{10}, heartbeat / 2);
+  return cl;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+int run(command_line& cl) {
+  auto& o = cl.server;
+  std::error_code ec;
+  if (!o.static_root.empty() && !std::filesystem::is_directory(o.static_root, ec)) {
+    std::fprintf(stderr, "hub_server: --static '%s' is not a folder\n", o.static_root.c_str());
+    return 1;
+  }
+  const bool verbose = cl.verbose;
+  o.log = [verbose](ssepp::asio::log_level level, std::string_view text) {
+    // A client leaving is logged at debug level: normal, not a warning.
+    if (verbose || level >= ssepp::asio::log_level::warning)
+      std::fprintf(stderr, "hub_server: %.*s\n", static_cast<int>(text.size()), text.data());
+  };
+  if (cl.cookie_name) {
+    // Runs before anything is subscribed or published. A real application
+    // looks the session cookie up in its session store here.
+    o.authorize = [name = *cl.cookie_name, value = cl.cookie_value,
+                   prefixes = std::array<std::string, 2>{o.events_prefix, o.publish_prefix}](
+                      const ssepp::asio::request& req) {
+      ssepp::asio::auth_result verdict;
+      if (!starts_with(req.path, prefixes[0]) && !starts_with(req.path, prefixes[1]))
+        return verdict;  // static files are public
+      const auto cookie = req.cookie(name);
+      if (!cookie) {
+        verdict.status = 401;
+        verdict.message = "log in first: cookie " + name + " missing\n";
+      } else if (*cookie != value) {
+        verdict.status = 403;
+        verdict.message = "cookie " + name + " does not grant access\n";
+      }
+      return verdict;
+    };
+  }
+
+  ssepp::asio::server server(o);
+  asio::io_context io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) { server.stop(); });
+
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hub_server: cannot listen on %s port %u: %s\n", o.host.c_str(),
+                 static_cast<unsigned>(o.port), e.what());
+    return 1;
+  }
+  std::printf("hub_server: listening on %s/\n",
+              example::http_origin(o.host, server.port()).c_str());
+  std::fflush(stdout);
+  io.run();
+  server.wait();
+
+  if (verbose) {
+    const auto s = server.hub().stats();
+    using std::to_string;
+    const std::string counters =
+        to_string(s.published) + " events published, " + to_string(s.deliveries) +
+        " delivered in " + to_string(s.writes) + " writes (" + to_string(s.bytes_written) +
+        " bytes), " + to_string(s.heartbeats) + " heartbeats, " +
+        to_string(s.slow_consumer_disconnects) + " slow subscribers disconnected, " +
+        to_string(s.dropped_events) + " events dropped, " + to_string(s.history_evictions) +
+        " evicted from history";
+    std::fprintf(stderr, "hub_server: stopped; %s\n", counters.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  command_line cl;
+  try {
+    cl = parse_command_line(argc, argv);
+  } catch (const example::usage_error& e) {
+    std::fprintf(stderr, "hub_server: %s\nTry 'hub_server --help' for more information.\n",
+                 e.what());
+    return 2;
+  }
+  if (cl.help) {
+    std::fputs(usage_text, stdout);
+    return 0;
+  }
+  return run(cl);
+}
