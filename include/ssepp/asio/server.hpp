@@ -245,11 +245,12 @@ class server::connection : public std::enable_shared_from_this<connection> {
         ::asio::bind_executor(strand_, [self, channels = std::move(channels), id = std::move(last_event_id)](
                                            std::error_code ec, std::size_t) mutable {
           if (ec) return self->close();
-          std::weak_ptr<connection> weak = self;
+          // The handler holds the connection (and so its subscription): were
+          // the connection to go first, its subscription's reset would
+          // cancel this very notification. The hub calls the handler for
+          // every close it makes, and reset() drops it, so no cycle stays.
           self->subscription_ = self->server_.hub_.subscribe(
-              channels, transport_type(self->socket_, self->strand_), id, [weak](close_reason why, std::error_code e) {
-                auto c = weak.lock();
-                if (!c) return;
+              channels, transport_type(self->socket_, self->strand_), id, [c = self](close_reason why, std::error_code e) {
                 c->server_.log(why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
                                why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
                                : why == close_reason::peer_gone
@@ -323,7 +324,11 @@ class server::connection : public std::enable_shared_from_this<connection> {
   }
 
   void close_quietly() {
-    subscription_.reset();
+    // Unsubscribe only a client that left. When the hub closed the stream
+    // (slow consumer, stop), the read fails because the hub closed the
+    // socket, and reset() now would race the hub's close handler and could
+    // swallow its report (the slow-consumer warning went missing).
+    if (subscription_.active()) subscription_.reset();
     timer_.cancel();
     close();
   }
