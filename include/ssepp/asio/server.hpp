@@ -151,6 +151,11 @@ class server {
   server_options options_;
   ::asio::io_context io_;
   ::asio::executor_work_guard<::asio::io_context::executor_type> work_;
+  // The acceptor and the server's timers run their handlers here, and so
+  // does stop(): with several I/O threads, stop's acceptor_.close() and
+  // tick_timer_.cancel() otherwise raced the accept and tick handlers
+  // re-arming them (Asio objects are not safe for concurrent use).
+  ::asio::strand<::asio::io_context::executor_type> strand_;
   ::asio::ip::tcp::acceptor acceptor_;
   ::asio::steady_timer tick_timer_;
   ::asio::steady_timer stop_timer_;
@@ -350,9 +355,10 @@ class server::connection : public std::enable_shared_from_this<connection> {
 inline server::server(server_options options)
     : options_(std::move(options)),
       work_(::asio::make_work_guard(io_)),
-      acceptor_(io_),
-      tick_timer_(io_),
-      stop_timer_(io_),
+      strand_(::asio::make_strand(io_)),
+      acceptor_(strand_),
+      tick_timer_(strand_),
+      stop_timer_(strand_),
       hub_(options_.hub) {
   if (!options_.events_prefix.empty()) {
     const std::string prefix = options_.events_prefix;
@@ -435,7 +441,7 @@ inline void server::wait() {
 
 inline void server::stop() {
   if (stopping_.exchange(true)) return;
-  ::asio::post(io_, [this] {
+  ::asio::post(strand_, [this] {
     std::error_code ignored;
     acceptor_.close(ignored);
     tick_timer_.cancel();
@@ -474,7 +480,7 @@ inline void server::accept() {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly
       // instead of spinning on an accept that keeps failing.
       log(log_level::warning, "accept failed: " + ec.message());
-      auto retry = std::make_shared<::asio::steady_timer>(io_, std::chrono::milliseconds{50});
+      auto retry = std::make_shared<::asio::steady_timer>(strand_, std::chrono::milliseconds{50});
       retry->async_wait([this, retry](std::error_code) { accept(); });
       return;
     }
