@@ -13,7 +13,7 @@
 using ssepp::asio::chunked_decoder;
 using ssepp::asio::head_status;
 using ssepp::asio::parse_response_head;
-using ssepp::asio::response_head;
+using ssepp::asio::parsed_response_head;
 
 // doctest prints enums as numbers unless an overload is found by ADL.
 namespace ssepp::asio {
@@ -47,13 +47,13 @@ namespace {
 
 constexpr std::size_t big_limit = 64 * 1024;
 
-head_status parse(std::string_view bytes, response_head& head, std::size_t& size,
+head_status parse(std::string_view bytes, parsed_response_head& head, std::size_t& size,
                   std::size_t max_head = big_limit) {
   return parse_response_head(bytes, max_head, head, size);
 }
 
 head_status parse(std::string_view bytes, std::size_t max_head = big_limit) {
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   return parse(bytes, head, size, max_head);
 }
@@ -123,7 +123,7 @@ TEST_CASE("a response head: status, lower-cased names, and its size") {
   const std::string head_text =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
   const std::string bytes = head_text + "data: first\n\n";
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   REQUIRE(parse(bytes, head, size) == head_status::complete);
   CHECK(head.status == 200);
@@ -138,7 +138,7 @@ TEST_CASE("a response head: status, lower-cased names, and its size") {
 }
 
 TEST_CASE("a response head: HTTP/1.0 and a missing reason phrase are fine") {
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   CHECK(parse("HTTP/1.0 204 No Content\r\n\r\n", head, size) == head_status::complete);
   CHECK(head.status == 204);
@@ -150,7 +150,7 @@ TEST_CASE("a response head: HTTP/1.0 and a missing reason phrase are fine") {
 }
 
 TEST_CASE("a response head: values lose surrounding blanks, keep inner ones") {
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   REQUIRE(parse("HTTP/1.1 200 OK\r\nX-A:   spaced  value \t\r\nX-B:tight\r\nX-Empty:\r\nX-Blank:  "
                 "\r\n\r\n",
@@ -162,7 +162,7 @@ TEST_CASE("a response head: values lose surrounding blanks, keep inner ones") {
 }
 
 TEST_CASE("a response head: repeated fields are kept in order; header() finds the first") {
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   REQUIRE(parse("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n", head, size) ==
           head_status::complete);
@@ -172,7 +172,7 @@ TEST_CASE("a response head: repeated fields are kept in order; header() finds th
 }
 
 TEST_CASE("a response head: a parse forgets the previous head's fields") {
-  response_head head;
+  parsed_response_head head;
   std::size_t size = 0;
   REQUIRE(parse("HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n", head, size) == head_status::complete);
   REQUIRE(parse("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n", head, size) ==

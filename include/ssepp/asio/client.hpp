@@ -255,7 +255,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) return self->retryable(ec, 0, "reading the response of " + self->url_.str());
       self->in_.append(self->buffer_.data(), n);
-      response_head head;
+      parsed_response_head head;
       std::size_t size = 0;
       switch (parse_response_head(self->in_, self->options_.max_header_bytes, head, size)) {
         case head_status::incomplete: return self->read_head(attempt);
@@ -269,7 +269,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     });
   }
 
-  void on_head(const response_head& head, std::string_view rest, unsigned attempt) {
+  void on_head(const parsed_response_head& head, std::string_view rest, unsigned attempt) {
     const int status = head.status;
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
       const auto location = head.header("location");

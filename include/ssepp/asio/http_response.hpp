@@ -13,8 +13,9 @@
 
 namespace ssepp::asio {
 
-/// A parsed response head.
-struct response_head {
+/// A parsed response head. (Not named `response_head`: http.hpp's function
+/// of that name, which formats one, would hide it wherever both are included.)
+struct parsed_response_head {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
 
@@ -29,7 +30,7 @@ enum class head_status { incomplete, complete, malformed, too_large };
 
 /// Parses a response head at the start of `buffer`; on `complete`,
 /// `head_size` is its length including the blank line.
-inline head_status parse_response_head(std::string_view buffer, std::size_t max_head, response_head& head,
+inline head_status parse_response_head(std::string_view buffer, std::size_t max_head, parsed_response_head& head,
                                        std::size_t& head_size) {
   const std::size_t end = buffer.find("\r\n\r\n");
   if (end == std::string_view::npos) return buffer.size() > max_head ? head_status::too_large : head_status::incomplete;
