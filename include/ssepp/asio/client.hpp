@@ -333,6 +333,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
     parser_.reset();
     state_ = ready_state::open;
     if (on_open_) on_open_();
+    // close() inside on_open already finished; arming the watchdog now would
+    // keep the client (and its io_context) alive for a whole stall_timeout.
+    if (closing_) return;
     arm_stall_timer();
     const std::string first(rest);
     in_.clear();
