@@ -339,7 +339,10 @@ class event_source : public std::enable_shared_from_this<event_source> {
     arm_stall_timer();
     const std::string first(rest);
     in_.clear();
-    if (!first.empty() && !consume(first)) return;
+    // A Content-Length: 0 body is over before any read; consume() ends it
+    // (otherwise the client waited for bytes that never come until the
+    // stall watchdog fired).
+    if ((!first.empty() || remaining_length_ == std::uint64_t{0}) && !consume(first)) return;
     read_body(attempt);
   }
 
