@@ -179,7 +179,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     ++attempt_;
     const auto attempt = attempt_;
     auto self = shared_from_this();
-    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.expires_after(timer_duration(options_.connect_timeout));
     connect_timer_.async_wait([self, attempt](std::error_code ec) {
       if (!ec && attempt == self->attempt_ && !self->streaming_)
         self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
@@ -417,7 +417,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     if (options_.stall_timeout.count() <= 0) return;
     auto self = shared_from_this();
     const auto attempt = attempt_;
-    stall_timer_.expires_after(options_.stall_timeout);
+    stall_timer_.expires_after(timer_duration(options_.stall_timeout));
     stall_timer_.async_wait([self, attempt](std::error_code ec) {
       if (!ec && attempt == self->attempt_ && self->streaming_ && !self->closing_)
         self->retryable(make_error_code(errc::stalled), 0, self->url_.str());
@@ -446,7 +446,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     if (on_error_) on_error_(e);
     if (closing_) return;
     auto self = shared_from_this();
-    retry_timer_.expires_after(e.retry_in);
+    retry_timer_.expires_after(timer_duration(e.retry_in));
     retry_timer_.async_wait([self](std::error_code timer_ec) {
       if (!timer_ec && !self->closing_) {
         self->method_ = self->options_.method;
@@ -481,6 +481,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
     end_attempt();
     retry_timer_.cancel();
     if (state_.exchange(ready_state::closed) != ready_state::closed && on_close_) on_close_();
+  }
+
+  // steady_timer counts nanoseconds: a longer wait than it holds (~292 years;
+  // a saturated `retry:` asks for 292 million) overflowed in the conversion
+  // and fired at once, turning "wait forever" into "reconnect now".
+  static std::chrono::milliseconds timer_duration(std::chrono::milliseconds ms) {
+    constexpr auto longest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(::asio::steady_timer::duration::max());
+    return std::min(ms, longest);
   }
 
   // --- I/O on the plain or TLS stream ----------------------------------------
