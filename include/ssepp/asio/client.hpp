@@ -131,7 +131,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     return current_url_;
   }
   /// The reconnection time the server asked for (or the initial one).
-  std::chrono::milliseconds reconnection_time() const { return policy_.retry(); }
+  std::chrono::milliseconds reconnection_time() const { return std::chrono::milliseconds{retry_ms_.load()}; }
 
  private:
   struct dispatcher {
@@ -139,6 +139,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     void on_event(const message& m) { self->dispatch_event(m); }
     void on_retry(std::chrono::milliseconds ms) {
       self->policy_.set_retry(ms);
+      self->retry_ms_ = ms.count();
       if (self->on_retry_) self->on_retry_(ms);
     }
     void on_comment(std::string_view text) {
@@ -158,6 +159,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
         parser_(dispatcher{this}, options_.parser),
         policy_(options_.backoff) {
     last_event_id_ = options_.last_event_id;
+    retry_ms_ = options_.backoff.initial.count();
     parser_.set_last_event_id(options_.last_event_id);
   }
 
@@ -542,6 +544,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
   std::function<void(std::string_view)> on_comment_;
   std::atomic<ready_state> state_{ready_state::connecting};
   std::atomic<bool> closing_{false};
+  // policy_ belongs to the strand; reconnection_time() may be called from
+  // any thread, so it reads this copy (reading policy_ was a data race).
+  std::atomic<std::chrono::milliseconds::rep> retry_ms_{0};
   mutable std::mutex id_mutex_;
   std::string last_event_id_;
   std::string current_url_;
