@@ -8,14 +8,19 @@
 //     exits 0 on SIGINT with complete lines;
 //   - /split: events cut across chunks (in the middle of a field name, of a
 //     CRLF, of a UTF-8 character) come out whole; with --no-reconnect the
-//     end of the stream is a clean exit 0, saying so on stderr;
+//     end of the stream is a clean exit 0, saying so on stderr, while a
+//     connection reset (/reset) is exit 1;
 //   - /count: the server ends the stream after every third event; sse-cat
 //     reconnects after the stream's retry time with Last-Event-ID (none, 3,
 //     6) and stops for good, exit 0, when the server answers 204;
 //   - /echo: --header, --data, --method and --last-event-id reach the
 //     server as sent (it answers with what it got, as an event);
 //   - answers a browser refuses: 500 and text/html end sse-cat with exit 1
-//     and a message naming the problem, without a reconnect.
+//     and a message naming the problem, without a reconnect;
+//   - --max-event-size: an event over the limit ends sse-cat with exit 1
+//     after the events before it, naming the option and the limit;
+//   - a redirect is followed (a 301 to a Content-Length body); endless
+//     redirects end with exit 1.
 //
 // Usage: node client_node.mjs --sse-cat PATH
 
@@ -61,6 +66,10 @@ function startServer(seen) {
     } else if (url.pathname === '/split') {
       res.writeHead(200, SSE);
       writeSplit(res);
+    } else if (url.pathname === '/reset') {
+      res.writeHead(200, SSE);
+      res.write('data: before the reset\n\n');
+      setTimeout(() => res.socket.resetAndDestroy(), 50);
     } else if (url.pathname === '/count') {
       const plan = COUNT_PLAN[req.headers['last-event-id'] || ''];
       if (!plan) {
@@ -83,6 +92,19 @@ function startServer(seen) {
     } else if (url.pathname === '/error') {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end('no');
+    } else if (url.pathname === '/big') {
+      res.writeHead(200, SSE);
+      res.end(`data: small\n\ndata: ${'x'.repeat(2000)}\n\ndata: never printed\n\n`);
+    } else if (url.pathname === '/moved') {
+      res.writeHead(301, { Location: '/fixed' });
+      res.end();
+    } else if (url.pathname === '/fixed') {
+      const body = 'id: f\ndata: a body with Content-Length\n\n';
+      res.writeHead(200, { ...SSE, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    } else if (url.pathname === '/loop') {
+      res.writeHead(302, { Location: '/loop' });
+      res.end();
     } else if (url.pathname === '/html') {
       res.writeHead(200, { 'Content-Type': 'text/html' });
       res.end('<p>not a stream</p>');
@@ -146,6 +168,14 @@ await new Harness('client_node', { timeoutMs: 55000 }).run(async (t) => {
     splitExit.code === 0 &&
     split.stderrLines().some((l) => /^sse-cat: the server closed the event stream: http:\/\/127\.0\.0\.1:\d+\/split$/.test(l)),
     `${JSON.stringify(splitExit)}\n${split.stderrLines().join('\n')}`);
+
+  // /reset
+  const reset = new SseCat(t, options.sseCat, ['--no-reconnect', `${base}/reset`], 'sse-cat-reset');
+  const resetExit = await reset.waitForExit();
+  t.check('/reset: --no-reconnect: a connection reset is exit 1, after the events before it',
+    resetExit.code === 1 && JSON.stringify(reset.lines()) === JSON.stringify([eventLine('message', 'before the reset', '')]) &&
+    reset.stderrLines().some((l) => /^sse-cat: Connection reset by peer: /.test(l)),
+    `${JSON.stringify(resetExit)}\n${reset.stderrLines().join('\n')}`);
 
   // /count
   const countBefore = seen.length;
@@ -218,4 +248,25 @@ await new Harness('client_node', { timeoutMs: 55000 }).run(async (t) => {
       seen.filter((r) => r.path === path).length === before + 1,
       `${JSON.stringify(exit)}\n${refused.stderrLines().join('\n')}`);
   }
+
+  // --max-event-size
+  const big = new SseCat(t, options.sseCat, ['--max-event-size', '1000', `${base}/big`], 'sse-cat-big');
+  const bigExit = await big.waitForExit();
+  t.check('--max-event-size 1000: the event before is printed, then exit 1 naming the limit',
+    bigExit.code === 1 && JSON.stringify(big.lines()) === JSON.stringify([eventLine('message', 'small', '')]) &&
+    big.stderrLines().at(-1) === `sse-cat: event data larger than --max-event-size (1000 bytes) in the stream from ${base}/big`,
+    `${JSON.stringify(bigExit)}\n${big.stdout()}\n${big.stderrLines().join('\n')}`);
+
+  // Redirects
+  const moved = new SseCat(t, options.sseCat, ['--no-reconnect', `${base}/moved`], 'sse-cat-moved');
+  const movedExit = await moved.waitForExit();
+  t.check('a 301 is followed; the stream it leads to (with Content-Length) prints, exit 0 at its end',
+    movedExit.code === 0 && JSON.stringify(moved.lines()) === JSON.stringify([eventLine('message', 'a body with Content-Length', 'f')]) &&
+    moved.stderrLines()[0] === `sse-cat: connected to ${base}/fixed`,
+    `${JSON.stringify(movedExit)}\n${moved.stdout()}\n${moved.stderrLines().join('\n')}`);
+  const loop = new SseCat(t, options.sseCat, [`${base}/loop`], 'sse-cat-loop');
+  const loopExit = await loop.waitForExit();
+  t.check('endless redirects: exit 1, saying so',
+    loopExit.code === 1 && loop.stderrLines().some((l) => /^sse-cat: more redirects than .*max_redirects: 10 redirects/.test(l)),
+    `${JSON.stringify(loopExit)}\n${loop.stderrLines().join('\n')}`);
 });
