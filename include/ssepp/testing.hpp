@@ -140,10 +140,28 @@ class memory_peer {
 };
 
 /// Creates in-memory connections and completes their writes on demand.
+/// Like an io_context it is neither copied nor moved, and destroying it
+/// destroys the handlers of writes it never completed.
 ///
 /// Thread safety: `connect` and `run` may be called from any thread.
 class memory_loop {
  public:
+  memory_loop() = default;
+  memory_loop(const memory_loop&) = delete;
+  memory_loop& operator=(const memory_loop&) = delete;
+  // A handler never run owns what it was given (a hub's subscriber, which
+  // owns the transport, which owns the connection holding the handler): a
+  // cycle nothing else would break, leaking the server side of a test that
+  // ends with a write outstanding.
+  ~memory_loop() {
+    std::vector<std::function<void(std::error_code, std::size_t)>> never_run;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mutex);
+      for (auto& c : shared_->connections)
+        if (c->handler) never_run.push_back(std::exchange(c->handler, nullptr));
+    }
+  }
+
   /// A new connection: the transport for the server, the peer for the test.
   std::pair<memory_transport, memory_peer> connect() {
     auto connection = std::make_shared<detail::memory_connection>();
