@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <ostream>  // doctest prints std::error_code through it
 #include <random>
@@ -409,42 +411,133 @@ TEST_CASE("the replay comes after the initial retry and ahead of live events") {
 }
 
 TEST_CASE("a reconnect while another thread publishes misses nothing and repeats nothing") {
-  constexpr int rounds = 40;
-  constexpr int total = 150;
+  constexpr int rounds = 100;
   for (int round = 0; round < rounds; ++round) {
     CAPTURE(round);
     const bool publisher_ids = round % 2 == 1;
     auto o = plain_options();
-    o.history_events = total;
+    // History and queues hold all that a round publishes: this is about
+    // the hand-over, not about bounds.
+    o.history_events = std::size_t{1} << 20;
+    o.max_queued_events = std::size_t{1} << 20;
+    o.max_queued_bytes = std::size_t{1} << 30;
     hub_test f{o};
     std::atomic<int> published{0};
+    std::atomic<int> refused{0};
+    std::atomic<bool> stop{false};
     auto first = f.subscribe({"a"});
+    // Publishes 1, 2, 3, ... flat out until told to stop, so the reconnect
+    // below lands in the middle of publishing.
     std::thread publisher([&] {
-      for (int i = 1; i <= total; ++i) {
+      for (int i = 1; !stop.load(); ++i) {
         const std::string n = std::to_string(i), id = "p" + n;
-        CHECK_FALSE(
-            f.hub.publish("a", {n, {}, publisher_ids ? std::string_view(id) : std::string_view()})
-                .error);
+        const std::string_view own_id = publisher_ids ? std::string_view(id) : std::string_view();
+        if (f.hub.publish("a", {n, {}, own_id}).error) refused.fetch_add(1);
         published.store(i);
       }
     });
-    // The first connection reads for a while (a different while each round),
-    // then drops; the client reconnects with the last id it read.
-    const int drop_after = 1 + round * (total - 2) / rounds;
+    // The first connection reads for a while (a different while each
+    // round), then drops; the client reconnects with the last id it read,
+    // and reads on while publishing goes on.
+    const int drop_after = 1 + round % 25;
     while (published.load() < drop_after) std::this_thread::yield();
     f.loop.run();
     first.sub.reset();
     f.loop.run();
     const std::string resume = last_event_id(first.peer);
-    REQUIRE_FALSE(resume.empty());
+    if (resume.empty()) {
+      stop = true;
+      publisher.join();
+      FAIL("the first connection read nothing");
+    }
     auto second = f.subscribe({"a"}, resume);
+    const int joined_at = published.load();
+    while (published.load() < joined_at + 25) std::this_thread::yield();
+    stop = true;
     publisher.join();
     f.loop.run();
+    CHECK(refused.load() == 0);
     strings got = data_of(first.peer);
     const strings rest = data_of(second.peer);
     got.insert(got.end(), rest.begin(), rest.end());
-    CHECK(got == numbers(1, total));
+    CHECK(got == numbers(1, published.load()));
   }
+}
+
+namespace {
+// A memory transport whose next write, once the gate is armed, waits inside
+// async_write until released: it holds a publisher in mid fan-out.
+struct write_gate {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool armed = false, entered = false, released = false;
+};
+struct gated_transport {
+  memory_transport inner;
+  write_gate* gate = nullptr;
+  template <class Handler>
+  void async_write(ssepp::buffer_span b, Handler&& h) {
+    if (gate) {
+      std::unique_lock<std::mutex> lock(gate->mutex);
+      if (gate->armed) {
+        gate->armed = false;
+        gate->entered = true;
+        gate->changed.notify_all();
+        gate->changed.wait(lock, [this] { return gate->released; });
+      }
+    }
+    inner.async_write(b, std::forward<Handler>(h));
+  }
+  void close() noexcept { inner.close(); }
+};
+}  // namespace
+
+// KNOWN BUG, reported, not fixed (it needs a design decision): ids are taken
+// per channel under that channel's lock, so a subscriber of several channels
+// can be sent a later id from one channel before an earlier id from another
+// channel whose publisher is still in its fan-out. If the connection drops
+// in between, the client resumes after the later id and the earlier event
+// is lost for good. Deterministic here: a gate holds the publisher of "b"
+// after it took e-1 and before it served the client. Remove may_fail once
+// publish orders a multi-channel subscriber's events by id.
+TEST_CASE("a reconnect to several channels misses nothing published concurrently on another one" *
+          doctest::may_fail()) {
+  memory_loop loop;
+  write_gate gate;
+  ssepp::hub<gated_transport, virtual_clock> hub{plain_options()};
+  auto blocker_connection = loop.connect();
+  auto first_connection = loop.connect();
+  auto again_connection = loop.connect();
+  // On "b", another subscriber is served before the client.
+  auto blocker = hub.subscribe({"b"}, gated_transport{std::move(blocker_connection.first), &gate});
+  auto first = hub.subscribe({"a", "b"}, gated_transport{std::move(first_connection.first)});
+  {
+    std::lock_guard<std::mutex> lock(gate.mutex);
+    gate.armed = true;
+  }
+  std::thread publisher([&] { CHECK(hub.publish("b", {"on b"}).id == "e-1"); });
+  {
+    std::unique_lock<std::mutex> lock(gate.mutex);
+    gate.changed.wait(lock, [&] { return gate.entered; });
+  }
+  CHECK(hub.publish("a", {"on a"}).id == "e-2");
+  loop.run();
+  first_connection.second.disconnect();  // the connection drops
+  {
+    std::lock_guard<std::mutex> lock(gate.mutex);
+    gate.released = true;
+  }
+  gate.changed.notify_all();
+  publisher.join();
+  loop.run();
+  auto second = hub.subscribe({"a", "b"}, gated_transport{std::move(again_connection.first)},
+                              last_event_id(first_connection.second));
+  loop.run();
+  strings got = data_of(first_connection.second);
+  const strings rest = data_of(again_connection.second);
+  got.insert(got.end(), rest.begin(), rest.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == strings{"on a", "on b"});
 }
 
 // =============================================================================
@@ -1137,13 +1230,32 @@ TEST_CASE("close_all on a subscriber whose queue the last word overflows still e
   CHECK(f.hub.stats().subscribers == 0);
 }
 
-TEST_CASE("destroying the hub with writes outstanding is safe") {
+namespace {
+// A virtual clock that counts its live copies. A hub keeps one in its shared
+// state, so none left alive means that state was freed: nothing leaked.
+struct counted_clock {
+  static std::atomic<int>& alive() {
+    static std::atomic<int> n{0};
+    return n;
+  }
+  virtual_clock inner;
+  counted_clock() { ++alive(); }
+  counted_clock(const counted_clock& other) : inner(other.inner) { ++alive(); }
+  counted_clock& operator=(const counted_clock&) = default;
+  ~counted_clock() { --alive(); }
+  virtual_clock::time_point now() const noexcept { return inner.now(); }
+};
+using counted_hub = ssepp::hub<memory_transport, counted_clock>;
+}  // namespace
+
+TEST_CASE("destroying the hub with writes outstanding is safe, and frees it once they complete") {
+  REQUIRE(counted_clock::alive() == 0);
   memory_loop loop;
   close_record closed;
   std::optional<memory_peer> stalled, flowing;
-  hub_type::subscription outliving;
+  counted_hub::subscription outliving;
   {
-    hub_type h{plain_options()};
+    counted_hub h{plain_options()};
     auto c1 = loop.connect();
     auto c2 = loop.connect();
     stalled = c1.second;
@@ -1166,7 +1278,22 @@ TEST_CASE("destroying the hub with writes outstanding is safe") {
   loop.run();
   CHECK_FALSE(stalled->write_pending());
   CHECK_FALSE(flowing->write_pending());
+  CHECK(counted_clock::alive() == 1);  // the subscription still holds the state
   outliving.reset();
+  CHECK(counted_clock::alive() == 0);
+}
+
+TEST_CASE("a test that ends with writes outstanding leaves nothing of the hub alive") {
+  REQUIRE(counted_clock::alive() == 0);
+  {
+    memory_loop loop;
+    counted_hub h{plain_options()};
+    auto c = loop.connect();
+    auto sub = h.subscribe({"a"}, std::move(c.first));
+    REQUIRE_FALSE(h.publish("a", {"1"}).error);
+    CHECK(c.second.write_pending());
+  }
+  CHECK(counted_clock::alive() == 0);
 }
 
 // =============================================================================
@@ -1212,11 +1339,12 @@ TEST_CASE(
     "lost") {
   const strings channels = {"a", "b", "c"};
   constexpr int publishers = 3;
-  constexpr int per_publisher = 300;
+  constexpr int churns = 150;
+  constexpr int max_per_publisher = 20000;
   auto o = plain_options();
-  o.max_queued_events = 1 << 16;
-  o.max_queued_bytes = std::size_t{1} << 26;
-  o.history_events = 1 << 16;
+  o.max_queued_events = std::size_t{1} << 20;
+  o.max_queued_bytes = std::size_t{1} << 30;
+  o.history_events = 16;  // replay plays no part here; history is churned too
   o.heartbeat_interval = 1ms;
   hub_test f{o};
 
@@ -1225,53 +1353,69 @@ TEST_CASE(
   for (const auto& c : channels) steady.push_back(f.subscribe({c}));
   steady.push_back(f.subscribe(channels));
 
-  std::atomic<bool> publishing{true};
+  std::atomic<int> published{0};
+  std::atomic<int> publishers_running{publishers};
+  std::atomic<bool> churning{true};
   std::atomic<bool> running{true};
+  std::atomic<int> refused{0};
+  // Completes writes on its own thread, as an I/O thread would.
   std::thread runner([&] {
     while (running.load()) {
       if (f.loop.run() == 0) std::this_thread::yield();
     }
   });
+  // Heartbeats and aging, as the hub's timer would.
   std::thread ticker([&] {
-    while (publishing.load()) {
+    while (churning.load()) {
       f.clock.advance(1ms);
       f.hub.tick();
       std::this_thread::yield();
     }
   });
+  // Subscribers come, stay for a few publishes, and go.
   std::vector<memory_peer> churned;
   std::thread churn([&] {
     std::mt19937 rng(1);
-    while (publishing.load()) {
+    for (int n = 0; n < churns; ++n) {
       strings mine;
       for (const auto& c : channels)
         if (rng() % 2) mine.push_back(c);
       if (mine.empty()) mine.push_back(channels[rng() % channels.size()]);
       auto x = f.subscribe(mine);
       churned.push_back(x.peer);
-      for (auto spin = rng() % 200; spin > 0; --spin) std::this_thread::yield();
+      const int until = published.load() + static_cast<int>(rng() % 30);
+      while ((x.peer.received().empty() || published.load() < until) &&
+             publishers_running.load() > 0)
+        std::this_thread::yield();
     }
+    churning = false;
   });
   std::vector<std::thread> pubs;
   std::vector<std::vector<std::pair<std::string, std::string>>> sent(publishers);  // (channel, id)
   for (int p = 0; p < publishers; ++p)
     pubs.emplace_back([&, p] {
+      auto& mine = sent[static_cast<std::size_t>(p)];
       std::mt19937 rng(static_cast<unsigned>(100 + p));
-      for (int i = 0; i < per_publisher; ++i) {
+      for (int i = 0; i < max_per_publisher && churning.load(); ++i) {
         const std::string& c = channels[rng() % channels.size()];
         const std::string data = c + ":" + std::to_string(p) + ":" + std::to_string(i);
         const auto r = f.hub.publish(c, {data});
-        CHECK_FALSE(r.error);
-        sent[static_cast<std::size_t>(p)].emplace_back(c, r.id);
+        if (r.error) refused.fetch_add(1);
+        mine.emplace_back(c, r.id);
+        published.fetch_add(1);
+        std::this_thread::yield();
       }
+      publishers_running.fetch_sub(1);
     });
   for (auto& t : pubs) t.join();
-  publishing = false;
   churn.join();
   ticker.join();
   running = false;
   runner.join();
   f.loop.run();
+  CHECK(refused.load() == 0);
+  CHECK(f.hub.stats().published == static_cast<std::uint64_t>(published.load()));
+  CHECK(f.hub.stats().slow_consumer_disconnects == 0);
 
   // Every channel's events, in id order.
   std::map<std::string, strings> expected;
@@ -1308,5 +1452,4 @@ TEST_CASE(
     CHECK_FALSE(peer.saw_concurrent_writes());
   }
   for (const auto& s : steady) CHECK_FALSE(s.peer.saw_concurrent_writes());
-  CHECK(f.hub.stats().published == static_cast<std::uint64_t>(publishers * per_publisher));
 }

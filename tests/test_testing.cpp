@@ -8,11 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
+#include <optional>
 #include <ostream>  // doctest prints std::error_code through it
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,9 @@ using ssepp::testing::virtual_clock;
 using namespace std::chrono_literals;
 
 static_assert(ssepp::is_transport_v<memory_transport>);
+// Like an io_context: one loop, not copies of it.
+static_assert(!std::is_copy_constructible_v<memory_loop>);
+static_assert(!std::is_copy_assignable_v<memory_loop>);
 
 namespace {
 
@@ -262,6 +268,27 @@ TEST_CASE("a write outstanding at close completes with operation_canceled, writi
   CHECK(done.error == std::errc::operation_canceled);
   CHECK(done.bytes == 0);
   CHECK(peer.received().empty());
+}
+
+TEST_CASE("destroying the loop destroys the handlers of writes it never completed") {
+  auto owned = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = owned;
+  std::size_t calls = 0;
+  std::optional<memory_peer> peer;
+  {
+    memory_loop loop;
+    auto connection = loop.connect();
+    peer = connection.second;
+    SUBCASE("reading peer") {}
+    SUBCASE("stalled peer") { peer->stall(); }
+    const std::vector<std::string_view> pieces = {"x"};
+    connection.first.async_write(
+        {pieces.data(), 1},
+        [&calls, o = std::move(owned)](std::error_code, std::size_t) { ++calls; });
+  }
+  CHECK(watch.expired());
+  CHECK(calls == 0);
+  CHECK_FALSE(peer->write_pending());
 }
 
 TEST_CASE("a second write while one is outstanding is recorded") {
