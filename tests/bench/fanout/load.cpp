@@ -93,6 +93,10 @@ server's CPU and memory.
   --payload B             bytes of data per event (default 64)
   --server-pid PID        server process to measure; repeatable (CPU and
                           RSS are summed over them)
+  --server-cpus LIST      cores the server runs on (comma list): their irq
+                          and softirq time counts as the server's too, since
+                          loopback does the receiving end's TCP work in the
+                          sender's softirq (default: none)
   --label TEXT            name of the server in the output (default server)
   --sources N             127.0.0.x source addresses to spread the streams
                           over, from 127.0.0.2; 0 picks one per 8,000
@@ -120,6 +124,7 @@ struct options {
   double duration = 5;
   std::size_t payload = 64;
   std::vector<int> server_pids;
+  std::vector<int> server_cpus;
   std::string label = "server";
   std::size_t sources = 0;
   std::size_t max_pending = 256;
@@ -166,6 +171,17 @@ options parse_options(int argc, char** argv) {
       o.payload = static_cast<std::size_t>(number(48, 1 << 20));
     } else if (arg == "--server-pid") {
       o.server_pids.push_back(static_cast<int>(number(1, 1 << 30)));
+    } else if (arg == "--server-cpus") {
+      for (std::size_t at = 0; at < value.size();) {
+        const auto comma = value.find(',', at);
+        const std::string item = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        char* end = nullptr;
+        const long cpu = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || cpu < 0) usage_error("--server-cpus takes a comma list of core numbers, got '" + value + "'");
+        o.server_cpus.push_back(static_cast<int>(cpu));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+      }
     } else if (arg == "--label") {
       o.label = value;
     } else if (arg == "--sources") {
@@ -237,22 +253,36 @@ long rss_kib(const std::vector<int>& pids) {
   return total;
 }
 
-// Busy time of each core (everything but idle and iowait), in seconds.
-std::vector<double> core_busy_seconds() {
-  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+// Time of each core from /proc/stat, in seconds: busy (everything but idle
+// and iowait) and interrupt time (irq + softirq). Loopback TCP does the
+// receiver's protocol work in the sender's softirq, on the sender's core,
+// and the kernel's tick accounting charges time in softirq to the core, not
+// to the process it interrupted: a pinned server's real cost is its own
+// utime + stime plus the interrupt time of its core.
+struct core_times {
   std::vector<double> busy;
+  std::vector<double> interrupts;
+};
+
+core_times read_core_times() {
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  core_times t;
   std::ifstream in("/proc/stat");
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("cpu", 0) != 0 || line.size() < 4 || !std::isdigit(static_cast<unsigned char>(line[3])))
       continue;
+    // user nice system idle iowait irq softirq steal
     std::istringstream fields(line.substr(line.find(' ')));
-    double total = 0, value = 0;
-    for (int i = 0; i < 8 && fields >> value; ++i)
-      if (i != 3 && i != 4) total += value;  // idle, iowait
-    busy.push_back(total / ticks);
+    double busy = 0, interrupts = 0, value = 0;
+    for (int i = 0; i < 8 && fields >> value; ++i) {
+      if (i != 3 && i != 4) busy += value;
+      if (i == 5 || i == 6) interrupts += value;
+    }
+    t.busy.push_back(busy / ticks);
+    t.interrupts.push_back(interrupts / ticks);
   }
-  return busy;
+  return t;
 }
 
 double self_cpu_seconds() {
@@ -551,6 +581,7 @@ class load {
   // Measurements.
   long rss_before_ = 0, rss_connected_ = 0, rss_end_ = 0, rss_peak_ = 0;
   double server_cpu_ = 0, self_cpu_ = 0, window_ = 0;
+  double server_interrupts_ = 0;  // irq + softirq time of --server-cpus
   double connect_seconds_ = 0;
   std::uint64_t heartbeats_ = 0;
   std::size_t streams_with_heartbeat_ = 0;
@@ -1029,7 +1060,7 @@ int load::run() {
       static_cast<std::int64_t>(std::llround(o_.rate * o_.duration));
   const double cpu0 = process_cpu_seconds(o_.server_pids);
   const double self0 = self_cpu_seconds();
-  const std::vector<double> busy0 = core_busy_seconds();
+  const core_times cores0 = read_core_times();
   const std::uint64_t t0 = now_ns();
   measuring_ = true;
   last_receive_ = t0;
@@ -1098,12 +1129,18 @@ int load::run() {
   server_cpu_ = process_cpu_seconds(o_.server_pids) - cpu0;
   self_cpu_ = self_cpu_seconds() - self0;
   window_ = seconds_between(t0, now_ns());
-  const std::vector<double> busy1 = core_busy_seconds();
-  std::string cores_busy;
-  for (std::size_t i = 0; i < busy0.size() && i < busy1.size(); ++i) {
+  const core_times cores1 = read_core_times();
+  std::string cores_busy, cores_interrupts;
+  for (std::size_t i = 0; i < cores0.busy.size() && i < cores1.busy.size(); ++i) {
     char item[32];
-    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? (busy1[i] - busy0[i]) / window_ : 0);
+    const double busy = cores1.busy[i] - cores0.busy[i];
+    const double interrupts = cores1.interrupts[i] - cores0.interrupts[i];
+    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? busy / window_ : 0);
     cores_busy += item;
+    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? interrupts / window_ : 0);
+    cores_interrupts += item;
+    if (std::find(o_.server_cpus.begin(), o_.server_cpus.end(), static_cast<int>(i)) != o_.server_cpus.end())
+      server_interrupts_ += interrupts;
   }
   const double delivery_window = seconds_between(t0, t1);
   rss_end_ = rss_kib(o_.server_pids);
@@ -1135,6 +1172,8 @@ int load::run() {
   const std::uint64_t loss = expected > received_ ? expected - received_ : 0;
   const double deliveries_per_s = delivery_window > 0 ? static_cast<double>(received_) / delivery_window : 0;
   const double cpu_us = received_ > 0 ? server_cpu_ * 1e6 / static_cast<double>(received_) : 0;
+  const double cpu_us_with_interrupts =
+      received_ > 0 ? (server_cpu_ + server_interrupts_) * 1e6 / static_cast<double>(received_) : 0;
   const std::size_t connected = opened_;
   const double rss_per_conn = connected > 0 ? static_cast<double>(rss_connected_ - rss_before_) * 1024.0 / static_cast<double>(connected) : 0;
   const double rss_end_per_conn = connected > 0 ? static_cast<double>(rss_end_ - rss_before_) * 1024.0 / static_cast<double>(connected) : 0;
@@ -1145,14 +1184,15 @@ int load::run() {
   std::fprintf(stderr,
                "load: %s: %zu/%zu streams (%zu stalled) in %.1f s; %" PRId64 " events at %g/s: "
                "%" PRIu64 " of %" PRIu64 " delivered, loss %" PRIu64 ", %.0f deliveries/s; latency "
-               "p50 %.2f ms p99 %.2f ms max %.2f ms; server %.3f us CPU/delivery (%.0f%% of a core), "
+               "p50 %.2f ms p99 %.2f ms max %.2f ms; server %.3f us CPU/delivery, %.3f with its cores' "
+               "softirq (%.0f%% of a core), "
                "RSS %ld -> %ld KiB (%.0f B/stream), end %ld KiB, peak %ld KiB; heartbeats %" PRIu64
                " on %zu streams; load tool %.0f%% of a core%s\n",
                o_.label.c_str(), connected, o_.clients, stalled_streams_, connect_seconds_, published_,
                o_.rate, received_, expected, loss, deliveries_per_s,
                static_cast<double>(latency_.quantile(0.5)) * ms,
                static_cast<double>(latency_.quantile(0.99)) * ms,
-               static_cast<double>(latency_.max()) * ms, cpu_us, server_util * 100, rss_before_,
+               static_cast<double>(latency_.max()) * ms, cpu_us, cpu_us_with_interrupts, server_util * 100, rss_before_,
                rss_connected_, rss_per_conn, rss_end_, rss_peak_, heartbeats_, streams_with_heartbeat_,
                load_util * 100,
                load_util > 0.9 ? " (the load tool may be the bottleneck)" : "");
@@ -1179,19 +1219,20 @@ int load::run() {
       ",\"loss\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"closed_during_run\":%zu,"
       "\"deliveries_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
       "\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,\"server_cpu_us_per_delivery\":%.4f,"
+      "\"server_interrupts_s\":%.3f,\"server_cpu_us_per_delivery_with_interrupts\":%.4f,"
       "\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_end_kib\":%ld,\"rss_peak_kib\":%ld,"
       "\"rss_per_conn_bytes\":%.1f,\"rss_end_per_conn_bytes\":%.1f,\"rss_growth_kib\":%ld,"
       "\"heartbeats\":%" PRIu64 ",\"streams_with_heartbeat\":%zu,\"stalled_closed\":%zu,"
       "\"stalled_received\":%" PRIu64 ",\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
-      "\"cores_busy\":[%s]}\n",
+      "\"cores_busy\":[%s],\"cores_interrupts\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
       stalled_streams_, o_.rate, o_.duration, o_.payload, connect_seconds_, synced_, published_,
       publish_errors_, escape(first_publish_error_).c_str(), expected, received_, loss, duplicates_,
       closed_during_run_, deliveries_per_s, static_cast<double>(latency_.quantile(0.5)) * ms,
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
-      server_cpu_, server_util, cpu_us, rss_before_, rss_connected_, rss_end_, rss_peak_, rss_per_conn,
+      server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_, rss_connected_, rss_end_, rss_peak_, rss_per_conn,
       rss_end_per_conn, rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_,
-      stalled_closed_, stalled_received_, window_, load_util, cores_busy.c_str());
+      stalled_closed_, stalled_received_, window_, load_util, cores_busy.c_str(), cores_interrupts.c_str());
   std::fflush(stdout);
   return 0;
 }
