@@ -1124,8 +1124,8 @@ TEST_CASE("bad server: a 100 MB line ends with line_too_long, in bounded memory"
   // The parser holds at most max_line_size (16 MiB) of a line; the whole
   // line would be 100 MB. Allow for allocator growth and sanitizer shadow.
   const long after = status_kib(peak_resets ? "VmHWM" : "VmRSS");
-  INFO("RSS before " << before << " KiB, " << (peak_resets ? "peak" : "after") << " " << after
-                     << " KiB");
+  INFO("RSS before " << before << " KiB, " << std::string(peak_resets ? "peak" : "after") << " "
+                     << after << " KiB");
   CHECK(after - before < 64 * 1024);
 }
 
