@@ -138,8 +138,9 @@ void check_sink() {
 }  // namespace detail
 
 inline std::error_code validate(const event_view& ev) noexcept {
-  if (detail::has_line_break(ev.type)) return errc::invalid_event_type;
-  if (detail::has_line_break(ev.id) || ev.id.find('\0') != std::string_view::npos)
+  // Most events have neither a type nor an id: skip the scans' setup then.
+  if (!ev.type.empty() && detail::has_line_break(ev.type)) return errc::invalid_event_type;
+  if (!ev.id.empty() && (detail::has_line_break(ev.id) || ev.id.find('\0') != std::string_view::npos))
     return errc::invalid_event_id;
   if (ev.retry && ev.retry->count() < 0) return errc::invalid_retry;
   return {};
@@ -158,8 +159,12 @@ template <class Sink>
 std::error_code format(Sink& sink, const event_view& ev) {
   detail::check_sink<Sink>();
   if (const std::error_code ec = validate(ev)) return ec;
-  if constexpr (detail::has_remaining<Sink>::value || detail::has_reserve<Sink>::value) {
+  if constexpr (detail::has_remaining<Sink>::value) {
+    // All or nothing: the exact size is needed before writing.
     if (!detail::make_room(sink, formatted_size(ev))) return errc::sink_full;
+  } else if constexpr (detail::has_reserve<Sink>::value) {
+    // Growth hint only: exact for one-line data, and no second scan.
+    detail::make_room(sink, ev.data.size() + ev.type.size() + ev.id.size() + 48);
   }
   if (!ev.type.empty()) detail::put_field(sink, "event:", ev.type);
   if (!ev.id.empty()) detail::put_field(sink, "id:", ev.id);
@@ -167,8 +172,17 @@ std::error_code format(Sink& sink, const event_view& ev) {
     char digits[24];
     detail::put_field(sink, "retry:", detail::to_decimal(static_cast<unsigned long long>(ev.retry->count()), digits));
   }
-  detail::for_each_line(ev.data, [&](std::string_view line) { detail::put_field(sink, "data:", line); });
-  sink.append("\n", 1);
+  // "data: " + line per line, each after the previous line's "\n" so one
+  // line costs two appends; "\n\n" ends the last line and the event.
+  bool first = true;
+  detail::for_each_line(ev.data, [&](std::string_view line) {
+    const char* const prefix = "\ndata: ";
+    const std::size_t skip = first ? 1 : 0;
+    sink.append(prefix + skip, (line.empty() ? 6 : 7) - skip);
+    if (!line.empty()) sink.append(line.data(), line.size());
+    first = false;
+  });
+  sink.append("\n\n", 2);
   return {};
 }
 

@@ -213,9 +213,14 @@ class parser {
   std::string_view data_view_;
   data_state data_ = data_state::none;
   std::string type_;
+  std::string_view type_view_;  // the type while it lives in the chunk
+  bool type_in_chunk_ = false;
+  std::string_view id_view_;    // the id while it lives in the chunk
+  bool id_in_chunk_ = false;
   std::string id_buffer_;      // the spec's "last event ID buffer", while id_changed_
   std::string last_event_id_;  // the spec's "last event ID string"
   bool id_changed_ = false;
+  bool line_buffer_ascii_ = true;  // no byte >= 0x80 in line_buffer_
   bool after_cr_ = false;      // the previous chunk ended with CR
   unsigned char bom_seen_ = 0; // bytes of a leading BOM matched so far
   bool bom_done_ = false;
@@ -251,9 +256,9 @@ std::error_code parser<Handler>::feed(std::string_view bytes) {
       return error_;
     }
     line_buffer_.append(p, taken);
+    line_buffer_ascii_ = line_buffer_ascii_ && found.ascii;
     if (found.end == end) return error_;
-    // The buffered part's bytes were not scanned for ASCII: check it all.
-    process_line(line_buffer_, false, line_source::line_buffer);
+    process_line(line_buffer_, line_buffer_ascii_, line_source::line_buffer);
     line_buffer_.clear();
     p = found.end;
     if (*p == '\r') {
@@ -268,19 +273,26 @@ std::error_code parser<Handler>::feed(std::string_view bytes) {
     }
   }
   while (p != end && !error_) {
-    const detail::line_scan found = detail::scan_line(p, end);
-    const auto length = static_cast<std::size_t>(found.end - p);
-    if (SSEPP_UNLIKELY(length > options_.max_line_size)) {
-      fail(errc::line_too_long);
-      break;
+    const char* eol = p;
+    if (*p == '\n' || *p == '\r') {
+      dispatch();  // a blank line: every event ends with one, skip the scan
+    } else {
+      const detail::line_scan found = detail::scan_line(p, end);
+      const auto length = static_cast<std::size_t>(found.end - p);
+      if (SSEPP_UNLIKELY(length > options_.max_line_size)) {
+        fail(errc::line_too_long);
+        break;
+      }
+      if (found.end == end) {
+        line_buffer_.assign(p, length);
+        line_buffer_ascii_ = found.ascii;
+        break;
+      }
+      process_line({p, length}, found.ascii, line_source::chunk);
+      eol = found.end;
     }
-    if (found.end == end) {
-      line_buffer_.assign(p, length);
-      break;
-    }
-    process_line({p, length}, found.ascii, line_source::chunk);
-    p = found.end + 1;
-    if (*found.end == '\r') {
+    p = eol + 1;
+    if (*eol == '\r') {
       if (p == end) {
         after_cr_ = true;
       } else if (*p == '\n') {
@@ -289,6 +301,14 @@ std::error_code parser<Handler>::feed(std::string_view bytes) {
     }
   }
   if (data_ == data_state::view) keep_data_across_chunks();
+  if (type_in_chunk_) {
+    type_.assign(type_view_.data(), type_view_.size());
+    type_in_chunk_ = false;
+  }
+  if (id_in_chunk_) {
+    id_buffer_.assign(id_view_.data(), id_view_.size());
+    id_in_chunk_ = false;
+  }
   return error_;
 }
 
@@ -299,6 +319,7 @@ void parser<Handler>::consume_bom(const char*& p, const char* end) {
     if (*p != bom[bom_seen_]) {
       // Not a BOM: the bytes held back so far are ordinary line content.
       line_buffer_.assign(bom, bom_seen_);
+      line_buffer_ascii_ = bom_seen_ == 0;
       bom_done_ = true;
       return;
     }
@@ -349,7 +370,15 @@ void parser<Handler>::process_field(std::string_view name, std::string_view valu
       return;
     case 5:
       if (name == "event") {
-        type_.assign(value.data(), value.size());
+        // Most events end in the chunk that named their type: keep a view
+        // and copy only when the chunk ends first (end of feed()).
+        if (source == line_source::chunk) {
+          type_view_ = value;
+          type_in_chunk_ = true;
+        } else {
+          type_.assign(value.data(), value.size());
+          type_in_chunk_ = false;
+        }
       } else if (name == "retry") {
         if constexpr (wants_retry) {
           if (value.empty()) {
@@ -368,8 +397,16 @@ void parser<Handler>::process_field(std::string_view name, std::string_view valu
       }
       return;
     case 2:
-      if (name == "id" && !std::memchr(value.data(), '\0', value.size())) {
-        id_buffer_.assign(value.data(), value.size());
+      if (name == "id") {
+        for (const char c : value)  // ids are short: a loop beats a memchr call
+          if (c == '\0') return;
+        if (source == line_source::chunk) {
+          id_view_ = value;
+          id_in_chunk_ = true;
+        } else {
+          id_buffer_.assign(value.data(), value.size());
+          id_in_chunk_ = false;
+        }
         id_changed_ = true;
       }
       return;
@@ -420,11 +457,17 @@ void parser<Handler>::dispatch() {
   // one that dispatches nothing.
   // id_buffer_ is only read while id_changed_ is set, so a swap commits it.
   if (id_changed_) {
-    last_event_id_.swap(id_buffer_);
+    if (id_in_chunk_) {
+      last_event_id_.assign(id_view_.data(), id_view_.size());
+    } else {
+      last_event_id_.swap(id_buffer_);
+    }
+    id_in_chunk_ = false;
     id_changed_ = false;
   }
   if (data_ == data_state::none) {
     type_.clear();
+    type_in_chunk_ = false;
     return;
   }
   const std::string_view data =
@@ -432,10 +475,11 @@ void parser<Handler>::dispatch() {
           ? data_view_
           : std::string_view{data_buffer_.data() + data_offset_, data_buffer_.size() - data_offset_};
   data_ = data_state::none;
-  const message m{type_.empty() ? std::string_view{"message"} : std::string_view{type_}, data,
-                  last_event_id_};
+  const std::string_view type = type_in_chunk_ ? type_view_ : std::string_view{type_};
+  const message m{type.empty() ? std::string_view{"message"} : type, data, last_event_id_};
   handler_.on_event(m);
   type_.clear();
+  type_in_chunk_ = false;
 }
 
 template <class Handler>
@@ -445,6 +489,8 @@ void parser<Handler>::reset() {
   data_ = data_state::none;
   data_buffer_.clear();
   type_.clear();
+  type_in_chunk_ = false;
+  id_in_chunk_ = false;
   // A new connection starts from the last committed ID, not from an `id:`
   // that arrived in an event the old connection never finished.
   id_changed_ = false;

@@ -42,6 +42,16 @@ inline unsigned count_trailing_zeros(std::uint32_t x) noexcept {
 #endif
 }
 
+inline unsigned count_trailing_zeros64(std::uint64_t x) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<unsigned>(__builtin_ctzll(x));
+#else
+  unsigned n = 0;
+  while (!(x & 1u)) x >>= 1, ++n;
+  return n;
+#endif
+}
+
 inline line_scan scan_scalar(const char* p, const char* end, bool ascii) noexcept {
   unsigned char high = 0;
   for (; p != end; ++p) {
@@ -124,9 +134,21 @@ inline line_scan scan_line(const char* p, const char* end) noexcept {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
     const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
     const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48));
-    const __m128i any = _mm_or_si128(_mm_or_si128(terminators(a), terminators(b)),
-                                     _mm_or_si128(terminators(c), terminators(d)));
-    if (_mm_movemask_epi8(any)) break;  // the 16-byte loop below finds it
+    const __m128i ta = terminators(a), tb = terminators(b), tc = terminators(c), td = terminators(d);
+    const __m128i any = _mm_or_si128(_mm_or_si128(ta, tb), _mm_or_si128(tc, td));
+    if (_mm_movemask_epi8(any)) {
+      // The position comes from this round's masks: no second pass.
+      auto bits = [](__m128i w, __m128i x, __m128i y, __m128i z) {
+        return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(w))) |
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(x))) << 16 |
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(y))) << 32 |
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(z))) << 48;
+      };
+      const std::uint64_t term = bits(ta, tb, tc, td);
+      const unsigned at = count_trailing_zeros64(term);
+      const std::uint64_t before = bits(a, b, c, d) & ((std::uint64_t{1} << at) - 1);
+      return {p + at, before == 0 && _mm_movemask_epi8(high) == 0};
+    }
     high = _mm_or_si128(high, _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)));
     p += 64;
   }

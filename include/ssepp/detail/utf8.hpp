@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,13 @@ void utf8_decode(std::string_view in, OnValid&& on_valid, OnError&& on_error) {
     const unsigned char b = s[i];
     if (b < 0x80) {
       ++i;
+      // Text that needs checking is still mostly ASCII: skip it 8 at a time.
+      while (n - i >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull) break;
+        i += 8;
+      }
       continue;
     }
     std::size_t needed = 0;
