@@ -492,16 +492,13 @@ struct gated_transport {
 };
 }  // namespace
 
-// KNOWN BUG, reported, not fixed (it needs a design decision): ids are taken
-// per channel under that channel's lock, so a subscriber of several channels
-// can be sent a later id from one channel before an earlier id from another
-// channel whose publisher is still in its fan-out. If the connection drops
-// in between, the client resumes after the later id and the earlier event
-// is lost for good. Deterministic here: a gate holds the publisher of "b"
-// after it took e-1 and before it served the client. Remove may_fail once
-// publish orders a multi-channel subscriber's events by id.
-TEST_CASE("a reconnect to several channels misses nothing published concurrently on another one" *
-          doctest::may_fail()) {
+// Ids are taken per channel, so without care a subscriber of several
+// channels could be sent a later id from one channel before an earlier id
+// from another channel whose publisher is still in its fan-out; a reconnect
+// after the later id would then lose the earlier event for good. A gate
+// holds the publisher of "b" after it took e-1 and before it served the
+// client, which makes that interleaving deterministic.
+TEST_CASE("a reconnect to several channels misses nothing published concurrently on another one") {
   memory_loop loop;
   write_gate gate;
   ssepp::hub<gated_transport, virtual_clock> hub{plain_options()};
@@ -1452,4 +1449,62 @@ TEST_CASE(
     CHECK_FALSE(peer.saw_concurrent_writes());
   }
   for (const auto& s : steady) CHECK_FALSE(s.peer.saw_concurrent_writes());
+}
+
+// =============================================================================
+// Edges found in review
+// =============================================================================
+
+TEST_CASE("a reconnect whose replay exceeds the queue bound is not cut off by live events") {
+  auto o = plain_options();
+  o.max_queued_events = 4;  // the history keeps far more
+  hub_test f{o};
+  f.publish_numbers("a", 1, 20);
+  close_record closed;
+  auto late = f.subscribe({"a"}, "e-2", closed.handler());
+  late.peer.stall();  // the replay is still queued when live events arrive
+  f.publish_numbers("a", 21, 23);
+  late.peer.stall(false);
+  f.loop.run();
+  CHECK(closed.calls == 0);
+  strings expected;
+  for (int i = 3; i <= 23; ++i) expected.push_back(std::to_string(i));
+  CHECK(data_of(late.peer) == expected);
+}
+
+TEST_CASE("the replay allowance does not outlive the replay by more than its size") {
+  auto o = plain_options();
+  o.max_queued_events = 4;
+  hub_test f{o};
+  f.publish_numbers("a", 1, 6);
+  close_record closed;
+  auto late = f.subscribe({"a"}, "e-1", closed.handler());
+  late.peer.stall();
+  // 5 replayed + 4 live fit; the next one overflows.
+  f.publish_numbers("a", 7, 11);
+  f.publish("a", {"12"});
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::slow_consumer);
+}
+
+TEST_CASE("subscribing to no channel closes the transport and subscribes nothing") {
+  hub_test f;
+  auto nothing = f.subscribe({});
+  CHECK_FALSE(nothing.sub.active());
+  CHECK(nothing.peer.closed());
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
+TEST_CASE("a heartbeat that overflows a degenerate queue still reports the close") {
+  auto o = plain_options();
+  o.max_queued_events = 0;
+  o.heartbeat_interval = std::chrono::seconds{1};
+  o.initial_retry.reset();
+  hub_test f{o};
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  f.clock.advance(std::chrono::seconds{2});
+  f.hub.tick();
+  CHECK(closed.calls == 1);
+  CHECK(f.hub.stats().subscribers == 0);
 }

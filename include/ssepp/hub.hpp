@@ -137,6 +137,11 @@ struct subscriber {
   std::vector<event_ptr> in_flight;
   std::vector<std::string_view> buffers;
   std::size_t queued_bytes = 0;  // queued and in flight
+  // The queue bounds: hub_options' plus what a reconnect's replay needed,
+  // so a client that resumes from deep in the history is not cut off as a
+  // slow consumer by the first live event (and reconnecting forever).
+  std::size_t max_events = 0;
+  std::size_t max_bytes = 0;
   std::chrono::steady_clock::time_point last_activity{};
   bool writing = false;
   bool closing = false;  // close once the queue drains (graceful stop)
@@ -153,6 +158,7 @@ struct channel {
   ring<event_ptr> history;
   std::size_t history_bytes = 0;
   std::uint64_t evicted_up_to = 0;  // highest seq evicted from history
+  std::size_t multi_channel_subscribers = 0;  // subscribers of more than this channel
   bool dead = false;                // removed from the hub's map
 };
 
@@ -259,7 +265,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     if (s.closed || s.closing) return;
     const std::size_t size = e->bytes.size();
     auto fits = [&] {
-      return s.queue.size() < options.max_queued_events && s.queued_bytes + size <= options.max_queued_bytes;
+      return s.queue.size() < s.max_events && s.queued_bytes + size <= s.max_bytes;
     };
     if (bounded && !fits()) {
       if (options.overflow == overflow_policy::disconnect) {
@@ -383,6 +389,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         *it = std::move(subs.back());
         subs.pop_back();
         removed_any = true;
+        if (s.channels.size() > 1) --c->multi_channel_subscribers;
       }
     }
     if (removed_any) subscriber_count.fetch_sub(1, std::memory_order_relaxed);
@@ -394,6 +401,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   event_ptr heartbeat;
   event_ptr initial_retry;
   std::atomic<std::uint64_t> next_seq{0};
+  std::mutex order_mutex;  // see publish: after a channel's mutex, before a subscriber's
 
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_ptr> channels;
@@ -423,9 +431,18 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 /// - Heartbeats and history aging run in `tick()`, which the owner calls
 ///   about once a second from one timer (ssepp's Asio server does).
 ///
+/// - Subscribers of several channels receive all their events in id order
+///   too, so resuming after any id never skips an event of another channel.
+/// - Memory per subscriber is bounded by max_queued_events/_bytes, plus, for
+///   a reconnect, the replay it asked for (itself bounded by the history).
+///
 /// Thread safety: every member function may be called from any thread.
 /// Close handlers run on the thread whose call found the connection gone
 /// (a transport's completion, or a publish that overflowed a queue).
+///
+/// Clock: a copyable type with `now()` returning
+/// std::chrono::steady_clock::time_point, callable from any thread
+/// (steady_clock_source; ssepp::testing::virtual_clock in tests).
 template <class Transport, class Clock = steady_clock_source>
 class hub {
   static_assert(check_transport<Transport>());
@@ -522,28 +539,41 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
   std::vector<std::shared_ptr<subscriber_type>> closed;
   {
     auto [c, lock] = core.lock_channel(channel_name);
-    // The sequence is taken under the channel lock, so a channel's events
-    // are queued in id order.
-    event->seq = core.next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (ev.id.empty()) {
-      event->id = core.options.epoch + "-" + std::to_string(event->seq);
-    } else {
-      event->id.assign(ev.id.data(), ev.id.size());
+    auto deliver = [&](const detail::event_ptr& e, bool multi_channel) {
+      for (const auto& s : c->subscribers) {
+        if ((s->channels.size() > 1) != multi_channel) continue;
+        std::lock_guard<std::mutex> sub_lock(s->mutex);
+        const bool was_closed = s->closed;
+        core.enqueue_locked(*s, e);
+        if (!was_closed && s->closed) closed.push_back(s);
+      }
+    };
+    detail::event_ptr shared;
+    {
+      // The sequence is taken under the channel lock, so a channel's events
+      // are queued in id order. Subscribers of several channels must also
+      // get events of different channels in id order (or a reconnect after
+      // the higher id would skip the lower one), so for them taking the
+      // number and queueing happen together under one hub-wide lock, held
+      // only that long.
+      std::lock_guard<std::mutex> order(core.order_mutex);
+      event->seq = core.next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (ev.id.empty()) {
+        event->id = core.options.epoch + "-" + std::to_string(event->seq);
+      } else {
+        event->id.assign(ev.id.data(), ev.id.size());
+      }
+      event_view with_id = ev;
+      with_id.id = event->id;
+      (void)format(event->bytes, with_id);
+      event->published = core.clock.now();
+      shared = event;
+      if (c->multi_channel_subscribers != 0) deliver(shared, true);
     }
-    event_view with_id = ev;
-    with_id.id = event->id;
-    (void)format(event->bytes, with_id);
-    event->published = core.clock.now();
-    const detail::event_ptr shared = event;
     c->history.push_back(shared);
     c->history_bytes += event->bytes.size();
     core.evict(*c, event->published);
-    for (const auto& s : c->subscribers) {
-      std::lock_guard<std::mutex> sub_lock(s->mutex);
-      const bool was_closed = s->closed;
-      core.enqueue_locked(*s, shared);
-      if (!was_closed && s->closed) closed.push_back(s);
-    }
+    deliver(shared, false);
   }
   core.published.fetch_add(1, std::memory_order_relaxed);
   for (const auto& s : closed) core.finish_close(*s);
@@ -556,6 +586,11 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     const std::vector<std::string>& channel_names, Transport transport, std::string_view last_event_id,
     close_handler on_close) {
   auto& core = *core_;
+  if (channel_names.empty()) {
+    // Nothing to subscribe to: the stream would stay silent forever.
+    transport.close();
+    return subscription{};
+  }
   auto s = std::make_shared<subscriber_type>(core_, std::move(transport));
   s->self = s;
   s->channels = channel_names;
@@ -623,6 +658,9 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
 
   {
     std::lock_guard<std::mutex> lock(s->mutex);
+    s->max_events = core.options.max_queued_events + replay.size();
+    s->max_bytes = core.options.max_queued_bytes;
+    for (const auto& e : replay) s->max_bytes += e->bytes.size();
     s->last_activity = core.clock.now();
     if (core.initial_retry) core.enqueue_locked(*s, core.initial_retry);
     if (!gap_reason.empty()) {
@@ -635,7 +673,10 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     }
     for (const auto& e : replay) core.enqueue_locked(*s, e, false);
   }
-  for (auto& c : chans) c->subscribers.push_back(s);
+  for (auto& c : chans) {
+    c->subscribers.push_back(s);
+    if (chans.size() > 1) ++c->multi_channel_subscribers;
+  }
   core.subscriber_count.fetch_add(1, std::memory_order_relaxed);
   locks.clear();
 
@@ -658,6 +699,7 @@ void hub<Transport, Clock>::tick() {
     snapshot.assign(core.channels.begin(), core.channels.end());
   }
   const auto interval = core.options.heartbeat_interval;
+  std::vector<std::shared_ptr<subscriber_type>> closed;
   for (auto& [name, c] : snapshot) {
     {
       std::lock_guard<std::mutex> lock(c->mutex);
@@ -665,13 +707,15 @@ void hub<Transport, Clock>::tick() {
       if (interval.count() > 0) {
         for (const auto& s : c->subscribers) {
           std::lock_guard<std::mutex> sub_lock(s->mutex);
-          if (!s->writing && s->queue.empty() && now - s->last_activity >= interval)
-            core.enqueue_locked(*s, core.heartbeat);
+          if (s->closed || s->writing || !s->queue.empty() || now - s->last_activity < interval) continue;
+          core.enqueue_locked(*s, core.heartbeat);
+          if (s->closed) closed.push_back(s);  // only with degenerate queue bounds
         }
       }
     }
     core.drop_if_unused(name);
   }
+  for (const auto& s : closed) core.finish_close(*s);
 }
 
 template <class Transport, class Clock>
