@@ -24,8 +24,10 @@
 #   4   19,000 idle streams with heartbeats every second (held 5 s):
 #       marginal RSS per stream
 #   5   1,000 streams x 100 events/s of which 100 never read (receive buffer
-#       4 KiB); ssepp runs with --queue-events 256 --queue-bytes 65536, so
-#       its bound is 100 x 64 KiB of queued events
+#       4 KiB), for 15 s (quick: 2 s): the kernel holds about 50 KB per
+#       stalled stream, so it takes some seconds before a server has to
+#       queue; ssepp runs with --queue-events 256 --queue-bytes 65536, so its
+#       bound is 100 x 64 KiB of queued events
 #
 # Table 1: every server pinned to core 0 (taskset), the load tool to core 1.
 # Table 2: ssepp with --threads 2 and no pinning (the load tool stays on
@@ -79,10 +81,10 @@ mkdir -p "$logs"
 : >"$results"
 
 if [ "$quick" = 1 ]; then
-  duration=${SSEPP_FANOUT_DURATION:-2}; hold=2; drain=2; connect_timeout=20
+  duration=${SSEPP_FANOUT_DURATION:-2}; hold=2; drain=2; connect_timeout=20; duration5=$duration
   clients3=2000; clients4=4000; table2_workloads=1,2b
 else
-  duration=${SSEPP_FANOUT_DURATION:-8}; hold=5; drain=5; connect_timeout=60
+  duration=${SSEPP_FANOUT_DURATION:-8}; hold=5; drain=5; connect_timeout=60; duration5=15
   clients3=10000; clients4=19000; table2_workloads=$workloads
 fi
 if [ "$(id -u)" = 0 ]; then nice_level=${SSEPP_FANOUT_NICE:--15}; else nice_level=${SSEPP_FANOUT_NICE:-0}; fi
@@ -177,7 +179,7 @@ start_server() {
     naive) cmd=(node "$here/peers/naive.mjs" --port 0 --heartbeat-ms "$heartbeat") ;;
     better-sse) cmd=(node "$here/peers/better_sse.mjs" --port 0 --heartbeat-ms "$heartbeat") ;;
     nchan)
-      local prefix=$build/fanout-nginx
+      local prefix=$logs/nginx$run_tag
       rm -rf "$prefix"; mkdir -p "$prefix"
       port=$(free_port)
       sed -e "s#@MODULE@#$nchan_module#; s#@PREFIX@#$prefix#g; s#@PORT@#$port#; s#@HEARTBEAT_S@#$(((heartbeat + 999) / 1000))#" \
@@ -270,7 +272,7 @@ run_workload() {  # TABLE SERVER PINNED THREADS WORKLOAD
     2b) measure "$t" 2b "$s" "$pinned" "$threads" -- --clients 1000 --rate 1000 --duration "$duration" ;;
     3) measure "$t" 3 "$s" "$pinned" "$threads" -- --clients "$clients3" --rate 10 --duration "$duration" ;;
     4) measure "$t" 4 "$s" "$pinned" "$threads" -- --clients "$clients4" --rate 0 --duration "$hold" ;;
-    5) measure "$t" 5 "$s" "$pinned" "$threads" -- --clients 1000 --stalled 100 --stalled-rcvbuf 4096 --rate 100 --duration "$duration" ;;
+    5) measure "$t" 5 "$s" "$pinned" "$threads" -- --clients 1000 --stalled 100 --stalled-rcvbuf 4096 --rate 100 --duration "$duration5" ;;
     *) die "unknown workload $w" ;;
   esac
 }
