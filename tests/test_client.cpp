@@ -1349,6 +1349,36 @@ TEST_CASE("a URL that is not http(s) is a final bad_url error") {
   }
 }
 
+TEST_CASE("a method, header or Last-Event-ID with CR or LF is refused before connecting") {
+  auto bad_method = quick_options();
+  bad_method.method = "GET /x HTTP/1.1\r\nX-Forged: 1\r\n";
+  auto bad_header = quick_options();
+  bad_header.headers.emplace_back("X-Ok", "a\r\nX-Forged: 1");
+  auto bad_name = quick_options();
+  bad_name.headers.emplace_back("X-Bad:", "v");
+  auto bad_id = quick_options();
+  bad_id.last_event_id = "7\nX-Forged: 1";
+  for (const auto& options : {bad_method, bad_header, bad_name, bad_id}) {
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, "http://127.0.0.1:9/events", r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].code == errc::invalid_request);
+    CHECK_FALSE(r.errors[0].will_reconnect);
+  }
+}
+
+TEST_CASE("close() from another thread: readyState is closed when it returns") {
+  client_loop loop;
+  record r;
+  auto es = make_client(loop, "http://127.0.0.1:9/events", r);
+  std::thread([&] { es->close(); }).join();
+  CHECK(es->state() == ssepp::asio::ready_state::closed);
+  REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+}
+
 // --- close() ---------------------------------------------------------------------------
 
 TEST_CASE(
@@ -1654,6 +1684,23 @@ TEST_CASE("https: a certificate trusted through ca_file; events arrive") {
   REQUIRE(requests.size() == 2);
   CHECK(request_line(requests[0]) == "GET /events HTTP/1.1");
   CHECK(header_value(requests[1], "host") == "localhost:" + std::to_string(server.port()));
+}
+
+TEST_CASE("https: a CA file that cannot be loaded is a final error naming it") {
+  const auto cert = make_certificate("DNS:localhost,IP:127.0.0.1");
+  const temp_file garbage("not a certificate\n");
+  tls_server server(cert, tls_reply);
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.ca_file = garbage.path();
+  auto es = make_client(loop, server.url("127.0.0.1"), r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+  REQUIRE(r.errors.size() == 1);
+  CHECK_FALSE(r.errors[0].will_reconnect);
+  CHECK(r.errors[0].message.find(garbage.path()) != std::string::npos);
+  CHECK(server.handshakes() == 0);
 }
 
 TEST_CASE("https: an untrusted certificate fails verification (verify_peer is the default)") {

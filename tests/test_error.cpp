@@ -23,7 +23,8 @@ TEST_CASE("every code has its own message naming the limit or the rule") {
                              ssepp::errc::http_status,        ssepp::errc::wrong_content_type,
                              ssepp::errc::too_many_redirects, ssepp::errc::bad_response,
                              ssepp::errc::response_head_too_large, ssepp::errc::stalled,
-                             ssepp::errc::connect_timeout,    ssepp::errc::stream_ended};
+                             ssepp::errc::connect_timeout,    ssepp::errc::stream_ended,
+                             ssepp::errc::invalid_request};
   CHECK(make_error_code(ssepp::errc::line_too_long).message().find("max_line_size") != std::string::npos);
   CHECK(make_error_code(ssepp::errc::event_too_large).message().find("max_event_size") != std::string::npos);
   for (std::size_t i = 0; i < std::size(all); ++i)

@@ -256,3 +256,18 @@ TEST_CASE("a fixed seed gives the same delays every time") {
   }
   CHECK(differs);
 }
+
+TEST_CASE("retry: 0 reconnects at once, then backs off from min_backoff") {
+  ssepp::reconnect_options o;
+  o.jitter = 0;
+  o.min_backoff = std::chrono::milliseconds{100};
+  ssepp::reconnect_policy p{o, 1};
+  p.set_retry(std::chrono::milliseconds{0});
+  CHECK(p.next_delay() == std::chrono::milliseconds{0});
+  CHECK(p.next_delay() == std::chrono::milliseconds{200});
+  CHECK(p.next_delay() == std::chrono::milliseconds{400});
+  ssepp::reconnect_policy with_defaults{ssepp::reconnect_options{}, 1};
+  with_defaults.set_retry(std::chrono::milliseconds{0});
+  CHECK(with_defaults.next_delay() == std::chrono::milliseconds{0});
+  CHECK(with_defaults.next_delay() > std::chrono::milliseconds{0});
+}

@@ -51,6 +51,9 @@ enum class errc {
   connect_timeout,
   /// The server ended the stream (the connection closed); reconnecting.
   stream_ended,
+  /// client_options holds a method, header or Last-Event-ID with CR, LF or
+  /// NUL, which would forge request headers. Final.
+  invalid_request,
 };
 
 /// The category of `ssepp::errc` codes; `name()` is "ssepp".
@@ -91,6 +94,8 @@ inline const std::error_category& error_category() noexcept {
           return "connecting took longer than client_options::connect_timeout";
         case errc::stream_ended:
           return "the server closed the event stream";
+        case errc::invalid_request:
+          return "a request method, header or Last-Event-ID contains CR, LF or NUL";
       }
       return "unknown ssepp error";
     }

@@ -21,6 +21,11 @@ struct reconnect_options {
   double multiplier = 2.0;
   /// No delay grows past this (Retry-After may still ask for more).
   std::chrono::milliseconds max = std::chrono::seconds{30};
+  /// Where exponential growth starts when the server's retry is smaller
+  /// (`retry: 0` would otherwise reconnect in a tight loop to a server that
+  /// keeps failing). The first reconnect still waits only the retry time.
+  /// The default, 1 ms, doubles to a second within ten failures.
+  std::chrono::milliseconds min_backoff = std::chrono::milliseconds{1};
   /// Each delay is drawn uniformly from [d, d * (1 + jitter)] (then capped):
   /// never below the server's retry floor. 0 disables.
   double jitter = 0.3;
@@ -46,6 +51,7 @@ class reconnect_policy {
   std::chrono::milliseconds next_delay(std::chrono::milliseconds retry_after = {}) {
     const double cap = static_cast<double>(std::max(options_.max, floor_).count());
     double d = static_cast<double>(floor_.count());
+    if (failures_ > 0) d = std::max(d, static_cast<double>(options_.min_backoff.count()));
     for (unsigned i = 0; i < failures_ && d < cap; ++i) d *= options_.multiplier;
     if (options_.jitter > 0) {
       std::uniform_real_distribution<double> spread(1.0, 1.0 + options_.jitter);

@@ -115,6 +115,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
   /// Stops for good: cancels everything, no reconnect, no more events.
   void close() {
     if (closing_.exchange(true)) return;
+    // readyState is CLOSED as soon as close() returns, as in a browser.
+    state_ = ready_state::closed;
     auto self = shared_from_this();
     ::asio::dispatch(strand_, [self] { self->finish(); });
   }
@@ -165,8 +167,27 @@ class event_source : public std::enable_shared_from_this<event_source> {
 
   // --- connecting ---------------------------------------------------------
 
+  // Request fields go into the request verbatim: a CR or LF (or NUL) in
+  // them would let a caller's input forge headers, so they are refused.
+  static bool is_field_text(std::string_view s) {
+    for (const char c : s)
+      if (c == '\r' || c == '\n' || c == '\0') return false;
+    return true;
+  }
+  std::optional<std::string> invalid_request_field() const {
+    if (options_.method.empty() || !is_field_text(options_.method) || options_.method.find(' ') != std::string::npos)
+      return "method '" + options_.method + "'";
+    for (const auto& [name, value] : options_.headers)
+      if (name.empty() || !is_field_text(name) || name.find(':') != std::string::npos || !is_field_text(value))
+        return "header '" + name + "'";
+    if (!is_field_text(options_.last_event_id)) return "last_event_id";
+    return std::nullopt;
+  }
+
   void connect(const std::string& target) {
     if (closing_) return;
+    if (const auto bad = invalid_request_field())
+      return fail_final(make_error_code(errc::invalid_request), 0, *bad + " contains CR, LF or NUL");
     const auto u = parse_url(target);
     if (!u) return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
     {
@@ -216,11 +237,23 @@ class event_source : public std::enable_shared_from_this<event_source> {
       if (!tls_context_) {
         tls_context_ = std::make_unique<::asio::ssl::context>(::asio::ssl::context::tls_client);
         tls_context_->set_default_verify_paths();
-        if (!options_.ca_file.empty()) tls_context_->load_verify_file(options_.ca_file, ignored);
+        if (!options_.ca_file.empty()) {
+          std::error_code ca_error;
+          tls_context_->load_verify_file(options_.ca_file, ca_error);
+          // A CA file that cannot be used would only surface later as a
+          // puzzling "certificate verify failed": say what is wrong now.
+          if (ca_error) {
+            tls_context_.reset();
+            return fail_final(ca_error, 0, "cannot load the CA file '" + options_.ca_file + "'");
+          }
+        }
         tls_context_->set_verify_mode(options_.verify_peer ? ::asio::ssl::verify_peer : ::asio::ssl::verify_none);
       }
       tls_.emplace(socket_, *tls_context_);
-      SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+      // SNI carries host names only (RFC 6066 section 3), never IP literals.
+      std::error_code not_ip;
+      (void)::asio::ip::make_address(url_.host, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
       if (options_.verify_peer) tls_->set_verify_callback(::asio::ssl::host_name_verification(url_.host));
       auto self = shared_from_this();
       tls_->async_handshake(::asio::ssl::stream_base::client, [self, attempt](std::error_code ec) {
@@ -482,7 +515,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
     closing_ = true;
     end_attempt();
     retry_timer_.cancel();
-    if (state_.exchange(ready_state::closed) != ready_state::closed && on_close_) on_close_();
+    state_ = ready_state::closed;
+    if (!close_reported_ && on_close_) on_close_();
+    close_reported_ = true;
   }
 
   // steady_timer counts nanoseconds: a longer wait than it holds (~292 years;
@@ -544,6 +579,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   std::function<void(std::string_view)> on_comment_;
   std::atomic<ready_state> state_{ready_state::connecting};
   std::atomic<bool> closing_{false};
+  bool close_reported_ = false;  // on_close runs once (on the strand)
   // policy_ belongs to the strand; reconnection_time() may be called from
   // any thread, so it reads this copy (reading policy_ was a data race).
   std::atomic<std::chrono::milliseconds::rep> retry_ms_{0};
