@@ -42,12 +42,15 @@ struct recorder {
     items->push_back("event " + std::string(m.type) + "|" + std::string(m.data) + "|" +
                      std::string(m.last_event_id));
   }
-  void on_retry(std::chrono::milliseconds ms) { items->push_back("retry " + std::to_string(ms.count())); }
+  void on_retry(std::chrono::milliseconds ms) {
+    items->push_back("retry " + std::to_string(ms.count()));
+  }
   void on_comment(std::string_view text) { items->push_back("comment " + std::string(text)); }
 };
 
 // Parses `chunks` in order with a fresh parser and returns what it reported.
-inline record parse_chunks(const std::vector<std::string_view>& chunks, ssepp::parser_options options) {
+inline record parse_chunks(const std::vector<std::string_view>& chunks,
+                           ssepp::parser_options options) {
   record r;
   ssepp::parser<recorder> p{recorder{&r.items}, options};
   for (const auto chunk : chunks) r.error = p.feed(chunk);
@@ -70,8 +73,8 @@ inline record grind(std::string_view input, ssepp::parser_options options = {}) 
     for (std::size_t i = 0; i <= input.size(); ++i)
       for (std::size_t j = i; j <= input.size(); ++j) {
         INFO("split at " << i << " and " << j);
-        CHECK(parse_chunks({input.substr(0, i), input.substr(i, j - i), input.substr(j)}, options) ==
-              whole);
+        CHECK(parse_chunks({input.substr(0, i), input.substr(i, j - i), input.substr(j)},
+                           options) == whole);
       }
   }
   std::vector<std::string_view> bytes;

@@ -96,8 +96,14 @@ TEST_CASE("validate reports what format would refuse") {
 
 TEST_CASE("formatted_size is exactly what format writes") {
   const ssepp::event_view cases[] = {
-      {""}, {"a"}, {"a\nb\r\nc\rd\n"}, {"x", "type"}, {"x", {}, "id"},
-      {"x", "t", "i", milliseconds{1234567}}, {"\n\n\n"}, {"", {}, {}, milliseconds{0}},
+      {""},
+      {"a"},
+      {"a\nb\r\nc\rd\n"},
+      {"x", "type"},
+      {"x", {}, "id"},
+      {"x", "t", "i", milliseconds{1234567}},
+      {"\n\n\n"},
+      {"", {}, {}, milliseconds{0}},
   };
   for (const auto& ev : cases) CHECK(ssepp::formatted_size(ev) == formatted(ev).size());
 }

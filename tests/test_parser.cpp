@@ -64,7 +64,8 @@ TEST_CASE("lines end at LF, CR or CRLF") {
     CHECK(grind("data: a\rdata: b\ndata: c\r\n\n").items == events({"event message|a\nb\nc|"}));
   }
   SUBCASE("LF CR is two line ends, so a blank line") {
-    CHECK(grind("data: a\n\rdata: b\n\n").items == events({"event message|a|", "event message|b|"}));
+    CHECK(grind("data: a\n\rdata: b\n\n").items ==
+          events({"event message|a|", "event message|b|"}));
   }
 }
 
@@ -84,37 +85,59 @@ TEST_CASE("CR at chunk end survives an empty chunk before the LF") {
 }
 
 TEST_CASE("a leading UTF-8 BOM is skipped once") {
-  SUBCASE("whole") { CHECK(grind("\xEF\xBB\xBF" "data: a\n\n").items == events({"event message|a|"})); }
+  SUBCASE("whole") {
+    CHECK(grind("\xEF\xBB\xBF"
+                "data: a\n\n")
+              .items == events({"event message|a|"}));
+  }
   SUBCASE("a second BOM is part of the first field name, so the field is unknown") {
-    CHECK(grind("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\ndata: b\n\n").items ==
-          events({"event message|b|"}));
+    CHECK(grind("\xEF\xBB\xBF\xEF\xBB\xBF"
+                "data: a\n\ndata: b\n\n")
+              .items == events({"event message|b|"}));
   }
   SUBCASE("a BOM later in the stream is content") {
-    CHECK(grind("data: \xEF\xBB\xBF" "a\n\n").items == events({"event message|\xEF\xBB\xBF" "a|"}));
+    CHECK(grind("data: \xEF\xBB\xBF"
+                "a\n\n")
+              .items == events({"event message|\xEF\xBB\xBF"
+                                "a|"}));
   }
   SUBCASE("a BOM prefix that is not a BOM is content") {
     // EF BB followed by 'd' is malformed UTF-8: one U+FFFD in a field name.
-    CHECK(grind("\xEF\xBB" "data: a\n\ndata: b\n\n").items == events({"event message|b|"}));
+    CHECK(grind("\xEF\xBB"
+                "data: a\n\ndata: b\n\n")
+              .items == events({"event message|b|"}));
     ssepp::parser_options raw;
     raw.text = ssepp::text_mode::raw;
-    CHECK(grind("\xEF\xBB\n" "data: b\n\n", raw).items == events({"event message|b|"}));
+    CHECK(grind("\xEF\xBB\n"
+                "data: b\n\n",
+                raw)
+              .items == events({"event message|b|"}));
   }
   SUBCASE("split across chunks") {
-    const auto r = ssepp_test::parse_chunks({"\xEF", "\xBB", "\xBF" "da", "ta: a\n\n"}, {});
+    const auto r = ssepp_test::parse_chunks({"\xEF", "\xBB",
+                                             "\xBF"
+                                             "da",
+                                             "ta: a\n\n"},
+                                            {});
     CHECK(r.items == events({"event message|a|"}));
   }
   SUBCASE("after reset, a new stream may start with a BOM again") {
     std::vector<std::string> items;
     ssepp::parser<ssepp_test::recorder> p{ssepp_test::recorder{&items}};
-    CHECK_FALSE(p.feed("\xEF\xBB\xBF" "data: a\n\n"));
+    CHECK_FALSE(
+        p.feed("\xEF\xBB\xBF"
+               "data: a\n\n"));
     p.reset();
-    CHECK_FALSE(p.feed("\xEF\xBB\xBF" "data: b\n\n"));
+    CHECK_FALSE(
+        p.feed("\xEF\xBB\xBF"
+               "data: b\n\n"));
     CHECK(items == events({"event message|a|", "event message|b|"}));
   }
 }
 
 TEST_CASE("comments are ignored, and reported to handlers that ask") {
-  CHECK(grind(": hi\ndata: a\n:\n\n").items == events({"comment hi", "comment ", "event message|a|"}));
+  CHECK(grind(": hi\ndata: a\n:\n\n").items ==
+        events({"comment hi", "comment ", "event message|a|"}));
   CHECK(grind(":  two spaces\n").items == events({"comment  two spaces"}));
   ssepp::parser p{print_events{}};  // no on_comment: comments just vanish
   CHECK_FALSE(p.feed(": x\ndata: a\n\n"));
@@ -259,17 +282,18 @@ TEST_CASE("retry does not dispatch or interfere with an event") {
 }
 
 TEST_CASE("NUL bytes in data and type pass through") {
-  CHECK(grind("event: a\0b\ndata: \0\n\n"s).items ==
-        std::vector<std::string>{"event a\0b|\0|"s});
+  CHECK(grind("event: a\0b\ndata: \0\n\n"s).items == std::vector<std::string>{"event a\0b|\0|"s});
 }
 
 TEST_CASE("invalid UTF-8 becomes U+FFFD as in a browser") {
   const std::string fffd = "\xEF\xBF\xBD";
   SUBCASE("a lone continuation byte") {
-    CHECK(grind("data: a\x80z\n\n").items == std::vector<std::string>{"event message|a" + fffd + "z|"});
+    CHECK(grind("data: a\x80z\n\n").items ==
+          std::vector<std::string>{"event message|a" + fffd + "z|"});
   }
   SUBCASE("a truncated sequence cut by the line end") {
-    CHECK(grind("data: \xE2\x82\n\n").items == std::vector<std::string>{"event message|" + fffd + "|"});
+    CHECK(grind("data: \xE2\x82\n\n").items ==
+          std::vector<std::string>{"event message|" + fffd + "|"});
   }
   SUBCASE("truncated sequences on two data lines stay two errors") {
     CHECK(grind("data: \xE2\ndata: \x82\xAC\n\n").items ==
@@ -292,8 +316,10 @@ TEST_CASE("invalid UTF-8 becomes U+FFFD as in a browser") {
           std::vector<std::string>{"event " + fffd + "|x|" + fffd});
   }
   SUBCASE("valid multi-byte text is untouched") {
-    CHECK(grind("data: za\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80 \xE4\xBD\xA0\n\n").items ==
-          events({"event message|za\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80 \xE4\xBD\xA0|"}));
+    CHECK(
+        grind("data: za\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80 \xE4\xBD\xA0\n\n").items ==
+        events(
+            {"event message|za\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80 \xE4\xBD\xA0|"}));
   }
 }
 
@@ -385,7 +411,8 @@ TEST_CASE("event data split across many chunks arrives whole") {
   input += payload + "\ndata: tail\n\n";
   for (const std::size_t size : {1u, 7u, 100u, 4096u}) {
     std::vector<std::string_view> chunks;
-    for (std::size_t i = 0; i < input.size(); i += size) chunks.push_back(std::string_view(input).substr(i, size));
+    for (std::size_t i = 0; i < input.size(); i += size)
+      chunks.push_back(std::string_view(input).substr(i, size));
     CHECK(ssepp_test::parse_chunks(chunks, {}).items ==
           std::vector<std::string>{"event big|" + payload + "\ntail|"});
   }

@@ -15,10 +15,28 @@ namespace {
 // Pieces random text is made of: ASCII, line breaks of every kind, control
 // characters, NUL, spaces and colons (which matter to the field syntax) and
 // multi-byte UTF-8 (2, 3 and 4 bytes).
-const char* const pieces[] = {"a", "Z", "0", " ", "  ", ":", ": ", "\t", "\x01", "\x1F", "\x7F",
-                              std::string_view("\0", 1).data(), "\xC3\xB3", "\xE2\x82\xAC",
-                              "\xF0\x9F\x98\x80", "\xEF\xBB\xBF", "{\"k\":\"v\"}", "data:", "id:",
-                              "\n", "\r", "\r\n"};
+const char* const pieces[] = {"a",
+                              "Z",
+                              "0",
+                              " ",
+                              "  ",
+                              ":",
+                              ": ",
+                              "\t",
+                              "\x01",
+                              "\x1F",
+                              "\x7F",
+                              std::string_view("\0", 1).data(),
+                              "\xC3\xB3",
+                              "\xE2\x82\xAC",
+                              "\xF0\x9F\x98\x80",
+                              "\xEF\xBB\xBF",
+                              "{\"k\":\"v\"}",
+                              "data:",
+                              "id:",
+                              "\n",
+                              "\r",
+                              "\r\n"};
 constexpr std::size_t line_break_pieces = 3;  // the last three
 
 std::string random_text(std::mt19937& rng, bool line_breaks) {
@@ -52,9 +70,12 @@ std::string normalized(std::string s) {
 struct collected {
   std::vector<std::string> items;
   void on_event(const ssepp::message& m) {
-    items.push_back(std::string(m.type) + "|" + std::string(m.data) + "|" + std::string(m.last_event_id));
+    items.push_back(std::string(m.type) + "|" + std::string(m.data) + "|" +
+                    std::string(m.last_event_id));
   }
-  void on_retry(std::chrono::milliseconds ms) { items.push_back("retry " + std::to_string(ms.count())); }
+  void on_retry(std::chrono::milliseconds ms) {
+    items.push_back("retry " + std::to_string(ms.count()));
+  }
 };
 
 }  // namespace

@@ -122,7 +122,8 @@ bool make_room(Sink& sink, std::size_t n) {
     return sink.remaining() >= n;
   } else if constexpr (has_reserve<Sink>::value) {
     const std::size_t need = sink.size() + n;
-    if (need > sink.capacity()) sink.reserve(need > 2 * sink.capacity() ? need : 2 * sink.capacity());
+    if (need > sink.capacity())
+      sink.reserve(need > 2 * sink.capacity() ? need : 2 * sink.capacity());
     return true;
   } else {
     return true;
@@ -140,7 +141,8 @@ void check_sink() {
 inline std::error_code validate(const event_view& ev) noexcept {
   // Most events have neither a type nor an id: skip the scans' setup then.
   if (!ev.type.empty() && detail::has_line_break(ev.type)) return errc::invalid_event_type;
-  if (!ev.id.empty() && (detail::has_line_break(ev.id) || ev.id.find('\0') != std::string_view::npos))
+  if (!ev.id.empty() &&
+      (detail::has_line_break(ev.id) || ev.id.find('\0') != std::string_view::npos))
     return errc::invalid_event_id;
   if (ev.retry && ev.retry->count() < 0) return errc::invalid_retry;
   return {};
@@ -150,8 +152,11 @@ inline std::size_t formatted_size(const event_view& ev) noexcept {
   std::size_t n = 1;  // the blank line that ends the event
   if (!ev.type.empty()) n += detail::field_size(6, ev.type.size());
   if (!ev.id.empty()) n += detail::field_size(3, ev.id.size());
-  if (ev.retry) n += detail::field_size(6, detail::decimal_digits(static_cast<unsigned long long>(ev.retry->count())));
-  detail::for_each_line(ev.data, [&](std::string_view line) { n += detail::field_size(5, line.size()); });
+  if (ev.retry)
+    n += detail::field_size(
+        6, detail::decimal_digits(static_cast<unsigned long long>(ev.retry->count())));
+  detail::for_each_line(ev.data,
+                        [&](std::string_view line) { n += detail::field_size(5, line.size()); });
   return n;
 }
 
@@ -170,7 +175,9 @@ std::error_code format(Sink& sink, const event_view& ev) {
   if (!ev.id.empty()) detail::put_field(sink, "id:", ev.id);
   if (ev.retry) {
     char digits[24];
-    detail::put_field(sink, "retry:", detail::to_decimal(static_cast<unsigned long long>(ev.retry->count()), digits));
+    detail::put_field(
+        sink,
+        "retry:", detail::to_decimal(static_cast<unsigned long long>(ev.retry->count()), digits));
   }
   // "data: " + line per line, each after the previous line's "\n" so one
   // line costs two appends; "\n\n" ends the last line and the event.
@@ -191,7 +198,8 @@ std::error_code format_comment(Sink& sink, std::string_view text) {
   detail::check_sink<Sink>();
   if constexpr (detail::has_remaining<Sink>::value || detail::has_reserve<Sink>::value) {
     std::size_t n = 0;
-    detail::for_each_line(text, [&](std::string_view line) { n += detail::field_size(1, line.size()); });
+    detail::for_each_line(text,
+                          [&](std::string_view line) { n += detail::field_size(1, line.size()); });
     if (!detail::make_room(sink, n)) return errc::sink_full;
   }
   detail::for_each_line(text, [&](std::string_view line) { detail::put_field(sink, ":", line); });
@@ -203,7 +211,8 @@ std::error_code format_retry(Sink& sink, std::chrono::milliseconds retry) {
   detail::check_sink<Sink>();
   if (retry.count() < 0) return errc::invalid_retry;
   char buf[24];
-  const std::string_view digits = detail::to_decimal(static_cast<unsigned long long>(retry.count()), buf);
+  const std::string_view digits =
+      detail::to_decimal(static_cast<unsigned long long>(retry.count()), buf);
   if (!detail::make_room(sink, detail::field_size(6, digits.size()))) return errc::sink_full;
   detail::put_field(sink, "retry:", digits);
   return {};

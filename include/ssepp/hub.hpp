@@ -123,7 +123,8 @@ template <class Transport, class Clock>
 struct subscriber {
   using core_type = hub_core<Transport, Clock>;
 
-  subscriber(std::shared_ptr<core_type> c, Transport t) : core(std::move(c)), transport(std::move(t)) {}
+  subscriber(std::shared_ptr<core_type> c, Transport t)
+      : core(std::move(c)), transport(std::move(t)) {}
 
   std::shared_ptr<core_type> core;
   std::weak_ptr<subscriber> self;  // set once by subscribe; for completion handlers
@@ -157,15 +158,16 @@ struct channel {
   std::vector<subscriber_ptr> subscribers;
   ring<event_ptr> history;
   std::size_t history_bytes = 0;
-  std::uint64_t evicted_up_to = 0;  // highest seq evicted from history
+  std::uint64_t evicted_up_to = 0;            // highest seq evicted from history
   std::size_t multi_channel_subscribers = 0;  // subscribers of more than this channel
-  bool dead = false;                // removed from the hub's map
+  bool dead = false;                          // removed from the hub's map
 };
 
 inline std::string random_epoch() {
   std::random_device device;
-  std::uint64_t bits = (std::uint64_t{device()} << 32) ^ device() ^
-                       static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  std::uint64_t bits =
+      (std::uint64_t{device()} << 32) ^ device() ^
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string s;
   for (int i = 0; i < 8; ++i, bits /= 36) s.push_back(digits[bits % 36]);
@@ -320,8 +322,10 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         std::size_t events = 0;
         for (const auto& e : s.in_flight) {
           s.queued_bytes -= e->bytes.size();
-          if (e->seq != 0) ++events;
-          else if (e == heartbeat) heartbeats.fetch_add(1, std::memory_order_relaxed);
+          if (e->seq != 0)
+            ++events;
+          else if (e == heartbeat)
+            heartbeats.fetch_add(1, std::memory_order_relaxed);
         }
         deliveries.fetch_add(events, std::memory_order_relaxed);
         bytes_written.fetch_add(bytes, std::memory_order_relaxed);
@@ -384,7 +388,8 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
       }
       std::lock_guard<std::mutex> lock(c->mutex);
       auto& subs = c->subscribers;
-      auto it = std::find_if(subs.begin(), subs.end(), [&](const subscriber_ptr& p) { return p.get() == &s; });
+      auto it = std::find_if(subs.begin(), subs.end(),
+                             [&](const subscriber_ptr& p) { return p.get() == &s; });
       if (it != subs.end()) {
         *it = std::move(subs.back());
         subs.pop_back();
@@ -408,8 +413,8 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   std::uint64_t dropped_evicted_up_to = 0;  // guarded by channels_mutex
 
   std::atomic<std::size_t> subscriber_count{0};
-  std::atomic<std::uint64_t> published{0}, deliveries{0}, bytes_written{0}, writes{0}, heartbeats{0},
-      history_evictions{0}, slow_consumer_disconnects{0}, dropped_events{0};
+  std::atomic<std::uint64_t> published{0}, deliveries{0}, bytes_written{0}, writes{0},
+      heartbeats{0}, history_evictions{0}, slow_consumer_disconnects{0}, dropped_events{0};
 };
 
 }  // namespace detail
@@ -583,8 +588,8 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
 
 template <class Transport, class Clock>
 typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
-    const std::vector<std::string>& channel_names, Transport transport, std::string_view last_event_id,
-    close_handler on_close) {
+    const std::vector<std::string>& channel_names, Transport transport,
+    std::string_view last_event_id, close_handler on_close) {
   auto& core = *core_;
   if (channel_names.empty()) {
     // Nothing to subscribe to: the stream would stay silent forever.
@@ -629,8 +634,10 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
         // could land on a real position and skip events with no gap event.
         const auto d = static_cast<std::uint64_t>(ch - '0');
         const bool fits = seq <= (std::numeric_limits<std::uint64_t>::max() - d) / 10;
-        if (ch < '0' || ch > '9' || !fits) digits = false;
-        else seq = seq * 10 + d;
+        if (ch < '0' || ch > '9' || !fits)
+          digits = false;
+        else
+          seq = seq * 10 + d;
       }
       if (digits && seq <= core.next_seq.load()) after = seq;
     }
@@ -651,8 +658,9 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
         for (std::size_t i = 0; i < c->history.size(); ++i)
           if (c->history[i]->seq > *after) replay.push_back(c->history[i]);
       }
-      std::sort(replay.begin(), replay.end(),
-                [](const detail::event_ptr& a, const detail::event_ptr& b) { return a->seq < b->seq; });
+      std::sort(
+          replay.begin(), replay.end(),
+          [](const detail::event_ptr& a, const detail::event_ptr& b) { return a->seq < b->seq; });
     }
   }
 
@@ -707,7 +715,8 @@ void hub<Transport, Clock>::tick() {
       if (interval.count() > 0) {
         for (const auto& s : c->subscribers) {
           std::lock_guard<std::mutex> sub_lock(s->mutex);
-          if (s->closed || s->writing || !s->queue.empty() || now - s->last_activity < interval) continue;
+          if (s->closed || s->writing || !s->queue.empty() || now - s->last_activity < interval)
+            continue;
           core.enqueue_locked(*s, core.heartbeat);
           if (s->closed) closed.push_back(s);  // only with degenerate queue bounds
         }

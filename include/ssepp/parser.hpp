@@ -89,12 +89,14 @@ namespace detail {
 template <class H, class = void>
 struct has_on_event : std::false_type {};
 template <class H>
-struct has_on_event<H, std::void_t<decltype(std::declval<H&>().on_event(std::declval<const message&>()))>>
+struct has_on_event<
+    H, std::void_t<decltype(std::declval<H&>().on_event(std::declval<const message&>()))>>
     : std::true_type {};
 template <class H, class = void>
 struct has_on_retry : std::false_type {};
 template <class H>
-struct has_on_retry<H, std::void_t<decltype(std::declval<H&>().on_retry(std::chrono::milliseconds{}))>>
+struct has_on_retry<H,
+                    std::void_t<decltype(std::declval<H&>().on_retry(std::chrono::milliseconds{}))>>
     : std::true_type {};
 template <class H, class = void>
 struct has_on_comment : std::false_type {};
@@ -206,8 +208,8 @@ class parser {
   parser_options options_;
   std::error_code error_;
 
-  std::string line_buffer_;   // a line cut by the end of a chunk
-  std::string repair_buffer_; // a line after U+FFFD replacement
+  std::string line_buffer_;    // a line cut by the end of a chunk
+  std::string repair_buffer_;  // a line after U+FFFD replacement
   std::string data_buffer_;
   std::size_t data_offset_ = 0;
   std::string_view data_view_;
@@ -215,14 +217,14 @@ class parser {
   std::string type_;
   std::string_view type_view_;  // the type while it lives in the chunk
   bool type_in_chunk_ = false;
-  std::string_view id_view_;    // the id while it lives in the chunk
+  std::string_view id_view_;  // the id while it lives in the chunk
   bool id_in_chunk_ = false;
   std::string id_buffer_;      // the spec's "last event ID buffer", while id_changed_
   std::string last_event_id_;  // the spec's "last event ID string"
   bool id_changed_ = false;
   bool line_buffer_ascii_ = true;  // no byte >= 0x80 in line_buffer_
-  bool after_cr_ = false;      // the previous chunk ended with CR
-  unsigned char bom_seen_ = 0; // bytes of a leading BOM matched so far
+  bool after_cr_ = false;          // the previous chunk ended with CR
+  unsigned char bom_seen_ = 0;     // bytes of a leading BOM matched so far
   bool bom_done_ = false;
 };
 
@@ -470,10 +472,10 @@ void parser<Handler>::dispatch() {
     type_in_chunk_ = false;
     return;
   }
-  const std::string_view data =
-      data_ == data_state::view
-          ? data_view_
-          : std::string_view{data_buffer_.data() + data_offset_, data_buffer_.size() - data_offset_};
+  const std::string_view data = data_ == data_state::view
+                                    ? data_view_
+                                    : std::string_view{data_buffer_.data() + data_offset_,
+                                                       data_buffer_.size() - data_offset_};
   data_ = data_state::none;
   const std::string_view type = type_in_chunk_ ? type_view_ : std::string_view{type_};
   const message m{type.empty() ? std::string_view{"message"} : type, data, last_event_id_};

@@ -36,7 +36,8 @@ struct reconnect_options {
 /// Thread safety: not safe for concurrent use.
 class reconnect_policy {
  public:
-  explicit reconnect_policy(reconnect_options options = {}, std::uint64_t seed = std::random_device{}())
+  explicit reconnect_policy(reconnect_options options = {},
+                            std::uint64_t seed = std::random_device{}())
       : options_(options), floor_(options.initial), rng_(seed) {}
 
   /// The server's `retry:` field: the new floor of every delay.
@@ -62,8 +63,9 @@ class reconnect_policy {
     // A cap near milliseconds::max() (a huge `retry:` saturates to it) rounds
     // up to 2^63 as a double, which does not convert back (undefined
     // behaviour): at the cap, take it from its integer form.
-    const auto delay = d >= cap ? std::max(options_.max, floor_)
-                                : std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(d)};
+    const auto delay =
+        d >= cap ? std::max(options_.max, floor_)
+                 : std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(d)};
     return std::max(delay, retry_after);
   }
 

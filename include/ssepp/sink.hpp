@@ -47,8 +47,8 @@ namespace detail {
 template <class S, class = void>
 struct has_append : std::false_type {};
 template <class S>
-struct has_append<S, std::void_t<decltype(std::declval<S&>().append(std::declval<const char*>(),
-                                                                     std::size_t{}))>>
+struct has_append<
+    S, std::void_t<decltype(std::declval<S&>().append(std::declval<const char*>(), std::size_t{}))>>
     : std::true_type {};
 template <class S, class = void>
 struct has_remaining : std::false_type {};

@@ -48,7 +48,7 @@ struct memory_connection {
   bool closed = false;  // the server side called close()
   std::size_t writes = 0;
   std::size_t pending_index = 0;  // which write (1-based) is outstanding
-  std::size_t fail_write = 0;  // 1-based index of a write that fails; 0: none
+  std::size_t fail_write = 0;     // 1-based index of a write that fails; 0: none
   std::error_code fail_with;
   std::size_t concurrent_writes_seen = 0;  // > 0 breaks the one-write rule
 };
@@ -103,13 +103,21 @@ class memory_peer {
 
  public:
   /// Every byte whose write has completed.
-  std::string received() const { return locked([](auto& c) { return c.received; }); }
+  std::string received() const {
+    return locked([](auto& c) { return c.received; });
+  }
   /// Writes started so far (completed or not).
-  std::size_t writes() const { return locked([](auto& c) { return c.writes; }); }
+  std::size_t writes() const {
+    return locked([](auto& c) { return c.writes; });
+  }
   /// True once the server side called close().
-  bool closed() const { return locked([](auto& c) { return c.closed; }); }
+  bool closed() const {
+    return locked([](auto& c) { return c.closed; });
+  }
   /// True while a write is outstanding.
-  bool write_pending() const { return locked([](auto& c) { return bool(c.handler); }); }
+  bool write_pending() const {
+    return locked([](auto& c) { return bool(c.handler); });
+  }
   /// True if a write was ever started while another was outstanding.
   bool saw_concurrent_writes() const {
     return locked([](auto& c) { return c.concurrent_writes_seen != 0; });
@@ -125,7 +133,8 @@ class memory_peer {
   }
   /// The n-th write (counting from 1 over the connection's life) fails
   /// with `ec`; for reaching every error path by looping n = 1, 2, ...
-  void fail_write(std::size_t n, std::error_code ec = std::make_error_code(std::errc::connection_reset)) {
+  void fail_write(std::size_t n,
+                  std::error_code ec = std::make_error_code(std::errc::connection_reset)) {
     locked([&](auto& c) {
       c.fail_write = n;
       c.fail_with = ec;
@@ -195,7 +204,8 @@ class memory_loop {
           if (c->gone) {
             ec = std::make_error_code(std::errc::broken_pipe);
           } else if (c->closed) {
-            ec = std::make_error_code(std::errc::operation_canceled);  // as closing a socket aborts its write
+            ec = std::make_error_code(
+                std::errc::operation_canceled);  // as closing a socket aborts its write
           } else if (c->pending_index == c->fail_write) {
             ec = c->fail_with;
           } else {

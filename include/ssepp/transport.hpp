@@ -96,9 +96,8 @@ struct has_close<T, std::void_t<decltype(std::declval<T&>().close())>> : std::tr
 
 /// True when T models the transport concept (see the table above).
 template <class T>
-inline constexpr bool is_transport_v = detail::has_async_write<T>::value &&
-                                       detail::has_close<T>::value &&
-                                       std::is_move_constructible_v<T>;
+inline constexpr bool is_transport_v = detail::has_async_write<T>::value&&
+    detail::has_close<T>::value&& std::is_move_constructible_v<T>;
 
 #if SSEPP_HAS_CONCEPTS
 /// C++20 spelling of `is_transport_v`.
@@ -109,9 +108,10 @@ concept transport = is_transport_v<T>;
 /// Compile-time check with one readable message per missing requirement.
 template <class T>
 constexpr bool check_transport() {
-  static_assert(detail::has_async_write<T>::value,
-                "ssepp transport must have: template <class H> void async_write(ssepp::buffer_span, H&& "
-                "handler), the handler being called as handler(std::error_code, std::size_t)");
+  static_assert(
+      detail::has_async_write<T>::value,
+      "ssepp transport must have: template <class H> void async_write(ssepp::buffer_span, H&& "
+      "handler), the handler being called as handler(std::error_code, std::size_t)");
   static_assert(detail::has_close<T>::value, "ssepp transport must have: void close()");
   static_assert(std::is_move_constructible_v<T>, "ssepp transport must be move-constructible");
   return true;

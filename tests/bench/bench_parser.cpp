@@ -15,11 +15,11 @@
 #include <ssepp/parser.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -74,12 +74,12 @@ void finish(input& in) {
 // as real model output is, so the parser's UTF-8 path is exercised too.
 input make_llm_tokens(std::size_t target) {
   static const char* const tokens[] = {
-      " the",  " of",     " and",  " to",     " a",       " in",       " is",     " that",
-      " for",  " it",     " as",   " with",   " model",   " token",    " stream", " server",
-      ".",     ",",       "\\n",   "\\n\\n",  " data",    " event",    "ing",     "ed",
-      " we",   " can",    " be",   " this",   " \\\"",    "\\\"",      " code",   " C",
-      "++",    " header", " only", " parser", " memory",  " bytes",    " fast",   " when",
-      " café", " naïve",  " —",    " 東京",   " 🙂",      " résumé",   " ü",      " 42",
+      " the",  " of",     " and",  " to",     " a",      " in",     " is",     " that",
+      " for",  " it",     " as",   " with",   " model",  " token",  " stream", " server",
+      ".",     ",",       "\\n",   "\\n\\n",  " data",   " event",  "ing",     "ed",
+      " we",   " can",    " be",   " this",   " \\\"",   "\\\"",    " code",   " C",
+      "++",    " header", " only", " parser", " memory", " bytes",  " fast",   " when",
+      " café", " naïve",  " —",    " 東京",   " 🙂",   " résumé", " ü",      " 42",
   };
   constexpr std::size_t token_count = sizeof tokens / sizeof tokens[0];
   static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -101,8 +101,10 @@ input make_llm_tokens(std::size_t target) {
       const std::size_t ascii = token_count - 8;
       content += tokens[rng.chance(2) ? ascii + rng.below(8) : rng.below(ascii)];
     }
-    std::string data = R"({"id":")" + id + R"(","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":")" +
-                       content + R"("}}]})";
+    std::string data =
+        R"({"id":")" + id +
+        R"(","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":")" +
+        content + R"("}}]})";
     in.bytes += "data: ";
     in.bytes += data;
     in.bytes += "\n\n";
@@ -168,7 +170,8 @@ input make_mixed_crlf(std::size_t target) {
     for (std::size_t i = 0; i < lines; ++i) {
       std::string value;
       const std::size_t length = rng.below(80);
-      for (std::size_t k = 0; k < length; ++k) value.push_back(printable[rng.below(sizeof printable - 1)]);
+      for (std::size_t k = 0; k < length; ++k)
+        value.push_back(printable[rng.below(sizeof printable - 1)]);
       if (i != 0) data.push_back('\n');
       if (rng.chance(10) && (value.empty() || value.front() != ' ')) {
         line("data:" + value);  // no space: the value is taken as it is
@@ -303,15 +306,18 @@ double measure(const settings& s, std::size_t bytes_per_pass, Pass&& pass) {
       ++passes;
       elapsed = cpu_seconds() - start;
     } while (elapsed < s.min_time);
-    best = std::max(best, static_cast<double>(bytes_per_pass) * static_cast<double>(passes) / elapsed / 1e6);
+    best = std::max(
+        best, static_cast<double>(bytes_per_pass) * static_cast<double>(passes) / elapsed / 1e6);
   }
   return best;
 }
 
-void report(const settings& s, const std::string& input, const char* impl, const char* mode, double mbps) {
+void report(const settings& s, const std::string& input, const char* impl, const char* mode,
+            double mbps) {
   std::printf("result %s %s %s %.1f\n", input.c_str(), impl, mode, mbps);
   std::fflush(stdout);
-  if (s.verbose) std::fprintf(stderr, "  %-3s %-10s %-6s %10.1f MB/s\n", input.c_str(), impl, mode, mbps);
+  if (s.verbose)
+    std::fprintf(stderr, "  %-3s %-10s %-6s %10.1f MB/s\n", input.c_str(), impl, mode, mbps);
 }
 
 constexpr std::size_t chunk_size = std::size_t{64} << 10;
@@ -334,7 +340,8 @@ void bench_ssepp(const settings& s, const input& in, const char* impl) {
   for (const std::size_t chunk : {std::size_t{0}, chunk_size}) {
     std::vector<expected_event> got;
     ssepp::parser<collect_events> p{collect_events{&got}, options};
-    feed_all(in.bytes, chunk, [&](std::string_view c) { check(!p.feed(c), "ssepp reported an error"); });
+    feed_all(in.bytes, chunk,
+             [&](std::string_view c) { check(!p.feed(c), "ssepp reported an error"); });
     bool same = got.size() == in.events.size();
     for (std::size_t i = 0; same && i < got.size(); ++i) {
       same = got[i].type == in.events[i].type && got[i].data == in.events[i].data &&
@@ -416,8 +423,9 @@ void write_inputs(const std::string& dir, const std::vector<const input*>& input
     std::ofstream out(dir + "/" + file, std::ios::binary);
     out.write(in.bytes.data(), static_cast<std::streamsize>(in.bytes.size()));
     check(static_cast<bool>(out), "could not write " + dir + "/" + file);
-    manifest << "  {\"name\": \"" << in.name << "\", \"file\": \"" << file << "\", \"bytes\": " << in.bytes.size()
-             << ", \"events\": " << in.events.size() << ", \"data_bytes\": " << in.data_bytes << "}"
+    manifest << "  {\"name\": \"" << in.name << "\", \"file\": \"" << file
+             << "\", \"bytes\": " << in.bytes.size() << ", \"events\": " << in.events.size()
+             << ", \"data_bytes\": " << in.data_bytes << "}"
              << (i + 1 == inputs.size() ? "\n" : ",\n");
   }
   manifest << "]}\n";

@@ -65,9 +65,9 @@ enum class ready_state { connecting = 0, open = 1, closed = 2 };
 
 /// What went wrong, for the error callback.
 struct client_error {
-  std::error_code code;   ///< ssepp::errc or a network error
-  int status = 0;         ///< the HTTP status, when the server answered one
-  std::string message;    ///< readable, with the URL and details
+  std::error_code code;  ///< ssepp::errc or a network error
+  int status = 0;        ///< the HTTP status, when the server answered one
+  std::string message;   ///< readable, with the URL and details
   bool will_reconnect = false;
   std::chrono::milliseconds retry_in{0};  ///< when will_reconnect
 };
@@ -88,7 +88,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
   /// A client for `url` on `executor` (e.g. io_context.get_executor()).
   static std::shared_ptr<event_source> create(::asio::any_io_executor executor, std::string url,
                                               client_options options = {}) {
-    return std::shared_ptr<event_source>(new event_source(std::move(executor), std::move(url), std::move(options)));
+    return std::shared_ptr<event_source>(
+        new event_source(std::move(executor), std::move(url), std::move(options)));
   }
   ~event_source() = default;
 
@@ -133,7 +134,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
     return current_url_;
   }
   /// The reconnection time the server asked for (or the initial one).
-  std::chrono::milliseconds reconnection_time() const { return std::chrono::milliseconds{retry_ms_.load()}; }
+  std::chrono::milliseconds reconnection_time() const {
+    return std::chrono::milliseconds{retry_ms_.load()};
+  }
 
  private:
   struct dispatcher {
@@ -175,10 +178,12 @@ class event_source : public std::enable_shared_from_this<event_source> {
     return true;
   }
   std::optional<std::string> invalid_request_field() const {
-    if (options_.method.empty() || !is_field_text(options_.method) || options_.method.find(' ') != std::string::npos)
+    if (options_.method.empty() || !is_field_text(options_.method) ||
+        options_.method.find(' ') != std::string::npos)
       return "method '" + options_.method + "'";
     for (const auto& [name, value] : options_.headers)
-      if (name.empty() || !is_field_text(name) || name.find(':') != std::string::npos || !is_field_text(value))
+      if (name.empty() || !is_field_text(name) || name.find(':') != std::string::npos ||
+          !is_field_text(value))
         return "header '" + name + "'";
     if (!is_field_text(options_.last_event_id)) return "last_event_id";
     return std::nullopt;
@@ -187,9 +192,11 @@ class event_source : public std::enable_shared_from_this<event_source> {
   void connect(const std::string& target) {
     if (closing_) return;
     if (const auto bad = invalid_request_field())
-      return fail_final(make_error_code(errc::invalid_request), 0, *bad + " contains CR, LF or NUL");
+      return fail_final(make_error_code(errc::invalid_request), 0,
+                        *bad + " contains CR, LF or NUL");
     const auto u = parse_url(target);
-    if (!u) return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
+    if (!u)
+      return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
     {
       std::lock_guard<std::mutex> lock(id_mutex_);
       current_url_ = u->str();
@@ -207,18 +214,19 @@ class event_source : public std::enable_shared_from_this<event_source> {
       if (!ec && attempt == self->attempt_ && !self->streaming_)
         self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
     });
-    resolver_.async_resolve(url_.host, std::to_string(url_.port),
-                            [self, attempt](std::error_code ec, ::asio::ip::tcp::resolver::results_type results) {
-                              if (attempt != self->attempt_ || self->closing_) return;
-                              if (ec) return self->retryable(ec, 0, "resolving " + self->url_.host);
-                              self->reset_socket();
-                              ::asio::async_connect(self->socket_, results,
-                                                    [self, attempt](std::error_code e, const auto&) {
-                                                      if (attempt != self->attempt_ || self->closing_) return;
-                                                      if (e) return self->retryable(e, 0, "connecting to " + self->url_.str());
-                                                      self->handshake(attempt);
-                                                    });
-                            });
+    resolver_.async_resolve(
+        url_.host, std::to_string(url_.port),
+        [self, attempt](std::error_code ec, ::asio::ip::tcp::resolver::results_type results) {
+          if (attempt != self->attempt_ || self->closing_) return;
+          if (ec) return self->retryable(ec, 0, "resolving " + self->url_.host);
+          self->reset_socket();
+          ::asio::async_connect(
+              self->socket_, results, [self, attempt](std::error_code e, const auto&) {
+                if (attempt != self->attempt_ || self->closing_) return;
+                if (e) return self->retryable(e, 0, "connecting to " + self->url_.str());
+                self->handshake(attempt);
+              });
+        });
   }
 
   void reset_socket() {
@@ -247,14 +255,16 @@ class event_source : public std::enable_shared_from_this<event_source> {
             return fail_final(ca_error, 0, "cannot load the CA file '" + options_.ca_file + "'");
           }
         }
-        tls_context_->set_verify_mode(options_.verify_peer ? ::asio::ssl::verify_peer : ::asio::ssl::verify_none);
+        tls_context_->set_verify_mode(options_.verify_peer ? ::asio::ssl::verify_peer
+                                                           : ::asio::ssl::verify_none);
       }
       tls_.emplace(socket_, *tls_context_);
       // SNI carries host names only (RFC 6066 section 3), never IP literals.
       std::error_code not_ip;
       (void)::asio::ip::make_address(url_.host, not_ip);
       if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
-      if (options_.verify_peer) tls_->set_verify_callback(::asio::ssl::host_name_verification(url_.host));
+      if (options_.verify_peer)
+        tls_->set_verify_callback(::asio::ssl::host_name_verification(url_.host));
       auto self = shared_from_this();
       tls_->async_handshake(::asio::ssl::stream_base::client, [self, attempt](std::error_code ec) {
         if (attempt != self->attempt_ || self->closing_) return;
@@ -273,7 +283,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
     const std::string id = last_event_id();
     if (!id.empty()) request_ += "Last-Event-ID: " + id + "\r\n";
     for (const auto& [name, value] : options_.headers) request_ += name + ": " + value + "\r\n";
-    if (!body_.empty() || method_ != "GET") request_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n";
+    if (!body_.empty() || method_ != "GET")
+      request_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n";
     request_ += "\r\n" + body_;
     auto self = shared_from_this();
     write(::asio::buffer(request_), [self, attempt](std::error_code ec, std::size_t) {
@@ -293,12 +304,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
       parsed_response_head head;
       std::size_t size = 0;
       switch (parse_response_head(self->in_, self->options_.max_header_bytes, head, size)) {
-        case head_status::incomplete: return self->read_head(attempt);
+        case head_status::incomplete:
+          return self->read_head(attempt);
         case head_status::too_large:
-          return self->fail_final(make_error_code(errc::response_head_too_large), 0, self->url_.str());
+          return self->fail_final(make_error_code(errc::response_head_too_large), 0,
+                                  self->url_.str());
         case head_status::malformed:
           return self->fail_final(make_error_code(errc::bad_response), 0, self->url_.str());
-        case head_status::complete: break;
+        case head_status::complete:
+          break;
       }
       self->on_head(head, std::string_view(self->in_).substr(size), attempt);
     });
@@ -312,7 +326,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
         return fail_final(make_error_code(errc::too_many_redirects), status,
                           std::to_string(redirects_ - 1) + " redirects, the last to " + url_.str());
       const auto next = location ? resolve_location(url_, *location) : std::nullopt;
-      if (!next) return fail_final(make_error_code(errc::bad_response), status, "redirect without a usable Location");
+      if (!next)
+        return fail_final(make_error_code(errc::bad_response), status,
+                          "redirect without a usable Location");
       // As browsers do: 303 always, and 301/302 for POST, continue as GET.
       if (status == 303 || ((status == 301 || status == 302) && method_ == "POST")) {
         method_ = "GET";
@@ -331,12 +347,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
         std::uint64_t seconds = 0;
         bool digits = !value->empty() && value->size() < 10;
         for (const char c : *value) {
-          if (c < '0' || c > '9') digits = false;
-          else seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
+          if (c < '0' || c > '9')
+            digits = false;
+          else
+            seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
         }
         if (digits) after = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(seconds)};
       }
-      return retryable(make_error_code(errc::http_status), status, "the server is busy: " + url_.str(), after);
+      return retryable(make_error_code(errc::http_status), status,
+                       "the server is busy: " + url_.str(), after);
     }
     if (status != 200)
       return fail_final(make_error_code(errc::http_status), status,
@@ -351,13 +370,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
                         "Content-Type '" + std::string(type) + "' from " + url_.str());
 
     chunked_ = false;
-    if (const auto te = head.header("transfer-encoding")) chunked_ = te->find("chunked") != std::string_view::npos;
+    if (const auto te = head.header("transfer-encoding"))
+      chunked_ = te->find("chunked") != std::string_view::npos;
     decoder_ = chunked_decoder{};
     remaining_length_.reset();
     if (!chunked_) {
       if (const auto length = head.header("content-length")) {
         std::uint64_t n = 0;
-        for (const char c : *length) n = n * 10 + static_cast<std::uint64_t>(c >= '0' && c <= '9' ? c - '0' : 0);
+        for (const char c : *length)
+          n = n * 10 + static_cast<std::uint64_t>(c >= '0' && c <= '9' ? c - '0' : 0);
         remaining_length_ = n;
       }
     }
@@ -393,7 +414,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
                                || ec == ::asio::ssl::error::stream_truncated
 #endif
             ;
-        return self->retryable(clean_end ? make_error_code(errc::stream_ended) : ec, 0, self->url_.str());
+        return self->retryable(clean_end ? make_error_code(errc::stream_ended) : ec, 0,
+                               self->url_.str());
       }
       self->arm_stall_timer();
       if (self->consume(std::string_view(self->buffer_.data(), n))) self->read_body(attempt);
@@ -411,12 +433,14 @@ class event_source : public std::enable_shared_from_this<event_source> {
     if (chunked_) {
       const auto r = decoder_.feed(bytes, feed);
       if (r == chunked_decoder::result::malformed) {
-        retryable(make_error_code(errc::bad_response), 0, "malformed chunked body from " + url_.str());
+        retryable(make_error_code(errc::bad_response), 0,
+                  "malformed chunked body from " + url_.str());
         return false;
       }
       ended = r == chunked_decoder::result::done;
     } else if (remaining_length_) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(*remaining_length_, bytes.size()));
+      const auto n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(*remaining_length_, bytes.size()));
       feed(bytes.substr(0, n));
       *remaining_length_ -= n;
       ended = *remaining_length_ == 0;
@@ -461,7 +485,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
 
   // --- ending ---------------------------------------------------------------
 
-  void retryable(std::error_code ec, int status, std::string what, std::chrono::milliseconds retry_after = {}) {
+  void retryable(std::error_code ec, int status, std::string what,
+                 std::chrono::milliseconds retry_after = {}) {
     if (closing_) return;
     end_attempt();
     // The last event ID the parser committed is what the next request sends.
@@ -524,8 +549,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
   // a saturated `retry:` asks for 292 million) overflowed in the conversion
   // and fired at once, turning "wait forever" into "reconnect now".
   static std::chrono::milliseconds timer_duration(std::chrono::milliseconds ms) {
-    constexpr auto longest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(::asio::steady_timer::duration::max());
+    constexpr auto longest = std::chrono::duration_cast<std::chrono::milliseconds>(
+        ::asio::steady_timer::duration::max());
     return std::min(ms, longest);
   }
 
@@ -534,14 +559,18 @@ class event_source : public std::enable_shared_from_this<event_source> {
   template <class Buffers, class Handler>
   void write(const Buffers& buffers, Handler&& h) {
 #if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_) return ::asio::async_write(*tls_, buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+    if (tls_)
+      return ::asio::async_write(*tls_, buffers,
+                                 ::asio::bind_executor(strand_, std::forward<Handler>(h)));
 #endif
     ::asio::async_write(socket_, buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
   }
   template <class Buffers, class Handler>
   void read(const Buffers& buffers, Handler&& h) {
 #if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_) return tls_->async_read_some(buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+    if (tls_)
+      return tls_->async_read_some(buffers,
+                                   ::asio::bind_executor(strand_, std::forward<Handler>(h)));
 #endif
     socket_.async_read_some(buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
   }

@@ -48,21 +48,36 @@ struct response {
 /// The reason phrase for the status codes ssepp sends.
 inline std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -104,7 +119,8 @@ inline std::optional<std::string> request::query_param(std::string_view name) co
     const std::size_t eq = pair.find('=');
     const auto key = percent_decode(pair.substr(0, eq), true);
     if (key && *key == name)
-      return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1), true);
+      return eq == std::string_view::npos ? std::string{}
+                                          : percent_decode(pair.substr(eq + 1), true);
   }
   return std::nullopt;
 }
@@ -119,7 +135,8 @@ inline std::optional<std::string> request::cookie(std::string_view name) const {
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
       while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
       const std::size_t eq = item.find('=');
-      if (eq != std::string_view::npos && item.substr(0, eq) == name) return std::string(item.substr(eq + 1));
+      if (eq != std::string_view::npos && item.substr(0, eq) == name)
+        return std::string(item.substr(eq + 1));
     }
   }
   return std::nullopt;
@@ -148,7 +165,8 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
   const std::string_view line = next_line();
   const std::size_t sp1 = line.find(' ');
   const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || sp1 == 0) return parse_status::bad_request;
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || sp1 == 0)
+    return parse_status::bad_request;
   req.method = std::string(line.substr(0, sp1));
   req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
   const std::string_view version = line.substr(sp2 + 1);
@@ -180,7 +198,8 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
       return parse_status::bad_request;
     const std::size_t colon = field.find(':');
     // No colon, an empty name, or obsolete line folding: malformed.
-    if (colon == std::string_view::npos || colon == 0 || field.front() == ' ' || field.front() == '\t')
+    if (colon == std::string_view::npos || colon == 0 || field.front() == ' ' ||
+        field.front() == '\t')
       return parse_status::bad_request;
     std::string name(field.substr(0, colon));
     for (char& c : name) {
@@ -188,7 +207,8 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     std::string_view value = field.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     req.headers.emplace_back(std::move(name), std::string(value));
   }
@@ -197,9 +217,11 @@ inline parse_status parse_request_head(std::string_view buffer, std::size_t max_
 
 /// A complete response head (status line, fields, blank line) for `status`
 /// with the given extra fields, and Content-Length when `content_length`.
-inline std::string response_head(int status, const std::vector<std::pair<std::string, std::string>>& fields,
+inline std::string response_head(int status,
+                                 const std::vector<std::pair<std::string, std::string>>& fields,
                                  std::optional<std::size_t> content_length) {
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
   for (const auto& [name, value] : fields) head += name + ": " + value + "\r\n";
   if (content_length) head += "Content-Length: " + std::to_string(*content_length) + "\r\n";
   head += "\r\n";

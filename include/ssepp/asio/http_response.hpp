@@ -30,10 +30,11 @@ enum class head_status { incomplete, complete, malformed, too_large };
 
 /// Parses a response head at the start of `buffer`; on `complete`,
 /// `head_size` is its length including the blank line.
-inline head_status parse_response_head(std::string_view buffer, std::size_t max_head, parsed_response_head& head,
-                                       std::size_t& head_size) {
+inline head_status parse_response_head(std::string_view buffer, std::size_t max_head,
+                                       parsed_response_head& head, std::size_t& head_size) {
   const std::size_t end = buffer.find("\r\n\r\n");
-  if (end == std::string_view::npos) return buffer.size() > max_head ? head_status::too_large : head_status::incomplete;
+  if (end == std::string_view::npos)
+    return buffer.size() > max_head ? head_status::too_large : head_status::incomplete;
   if (end + 4 > max_head) return head_status::too_large;
   head_size = end + 4;
   std::string_view text = buffer.substr(0, end + 2);
@@ -47,7 +48,8 @@ inline head_status parse_response_head(std::string_view buffer, std::size_t max_
   // "HTTP/1.D SP DDD", then SP or the end: without the last checks
   // "HTTP/1.1 2000" would pass for a 200.
   if (status_line.substr(0, 7) != "HTTP/1." || status_line.size() < 12 || status_line[7] < '0' ||
-      status_line[7] > '9' || status_line[8] != ' ' || (status_line.size() > 12 && status_line[12] != ' '))
+      status_line[7] > '9' || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' '))
     return head_status::malformed;
   int status = 0;
   for (std::size_t i = 9; i < 12; ++i) {
@@ -63,7 +65,8 @@ inline head_status parse_response_head(std::string_view buffer, std::size_t max_
     std::string name(line.substr(0, colon));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     head.headers.emplace_back(std::move(name), std::string(value));
   }
@@ -97,7 +100,8 @@ class chunked_decoder {
           break;
         }
         case state::data: {
-          const std::size_t n = remaining_ < in.size() ? static_cast<std::size_t>(remaining_) : in.size();
+          const std::size_t n =
+              remaining_ < in.size() ? static_cast<std::size_t>(remaining_) : in.size();
           on_data(in.substr(0, n));
           in.remove_prefix(n);
           remaining_ -= n;
@@ -133,8 +137,10 @@ class chunked_decoder {
           }
           break;
         }
-        case state::done: return result::done;
-        case state::failed: return result::malformed;
+        case state::done:
+          return result::done;
+        case state::failed:
+          return result::malformed;
       }
     }
     // An empty `in` must not turn a failed decoder back into "more".
@@ -157,10 +163,14 @@ class chunked_decoder {
     std::uint64_t n = 0;
     for (const char c : s) {
       int digit;
-      if (c >= '0' && c <= '9') digit = c - '0';
-      else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-      else return false;
+      if (c >= '0' && c <= '9')
+        digit = c - '0';
+      else if (c >= 'a' && c <= 'f')
+        digit = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        digit = c - 'A' + 10;
+      else
+        return false;
       n = n * 16 + static_cast<std::uint64_t>(digit);
     }
     remaining_ = n;

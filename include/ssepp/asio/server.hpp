@@ -145,7 +145,8 @@ class server {
   void accept();
   void schedule_tick();
   void handle(const std::shared_ptr<connection>& c, request& req);
-  std::optional<response> cors_check(const request& req, std::vector<std::pair<std::string, std::string>>& fields) const;
+  std::optional<response> cors_check(
+      const request& req, std::vector<std::pair<std::string, std::string>>& fields) const;
   response serve_static(const request& req) const;
 
   server_options options_;
@@ -191,14 +192,16 @@ class server::connection : public std::enable_shared_from_this<connection> {
       if (!ec) self->request_.remote_address = endpoint.address().to_string();
       self->timer_.expires_after(self->server_.options_.request_timeout);
       self->timer_.async_wait([self](std::error_code e) {
-        if (!e && !self->request_done_) self->reply_error(408, "request not received within the request timeout\n");
+        if (!e && !self->request_done_)
+          self->reply_error(408, "request not received within the request timeout\n");
       });
       self->read_request();
     });
   }
 
   // Answers a request that will not be served further, then closes.
-  void reply_error(int status, std::string message, std::vector<std::pair<std::string, std::string>> fields = {}) {
+  void reply_error(int status, std::string message,
+                   std::vector<std::pair<std::string, std::string>> fields = {}) {
     response r;
     r.status = status;
     r.body = std::move(message);
@@ -214,20 +217,22 @@ class server::connection : public std::enable_shared_from_this<connection> {
     const bool no_content = r.status == 204;
     if (!no_content) r.headers.emplace_back("Content-Type", r.content_type);
     r.headers.emplace_back("Connection", "close");
-    out_ = response_head(r.status, r.headers, no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
+    out_ = response_head(r.status, r.headers,
+                         no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
            (request_.method == "HEAD" || no_content ? std::string{} : r.body);
     auto self = shared_from_this();
-    ::asio::async_write(*socket_, ::asio::buffer(out_), ::asio::bind_executor(strand_, [self](std::error_code, std::size_t) {
-      std::error_code ignored;
-      self->socket_->shutdown(::asio::socket_base::shutdown_both, ignored);
-      self->socket_->close(ignored);
-    }));
+    ::asio::async_write(*socket_, ::asio::buffer(out_),
+                        ::asio::bind_executor(strand_, [self](std::error_code, std::size_t) {
+                          std::error_code ignored;
+                          self->socket_->shutdown(::asio::socket_base::shutdown_both, ignored);
+                          self->socket_->close(ignored);
+                        }));
   }
 
   // Starts the event stream: head first, then the subscription, then reads
   // that only watch for the client leaving.
-  void stream(std::vector<std::string> channels, std::vector<std::pair<std::string, std::string>> fields,
-              std::string last_event_id) {
+  void stream(std::vector<std::string> channels,
+              std::vector<std::pair<std::string, std::string>> fields, std::string last_event_id) {
     request_done_ = true;
     timer_.cancel();
     fields.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
@@ -247,20 +252,23 @@ class server::connection : public std::enable_shared_from_this<connection> {
     auto self = shared_from_this();
     ::asio::async_write(
         *socket_, ::asio::buffer(out_),
-        ::asio::bind_executor(strand_, [self, channels = std::move(channels), id = std::move(last_event_id)](
-                                           std::error_code ec, std::size_t) mutable {
+        ::asio::bind_executor(strand_, [self, channels = std::move(channels),
+                                        id = std::move(last_event_id)](std::error_code ec,
+                                                                       std::size_t) mutable {
           if (ec) return self->close();
           // The handler holds the connection (and so its subscription): were
           // the connection to go first, its subscription's reset would
           // cancel this very notification. The hub calls the handler for
           // every close it makes, and reset() drops it, so no cycle stays.
           self->subscription_ = self->server_.hub_.subscribe(
-              channels, transport_type(self->socket_, self->strand_), id, [c = self](close_reason why, std::error_code e) {
-                c->server_.log(why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
-                               why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
-                               : why == close_reason::peer_gone
-                                   ? "client left (" + e.message() + ")"
-                                   : std::string("stream ended by the server"));
+              channels, transport_type(self->socket_, self->strand_), id,
+              [c = self](close_reason why, std::error_code e) {
+                c->server_.log(
+                    why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
+                    why == close_reason::slow_consumer
+                        ? "closing a subscriber that reads too slowly"
+                    : why == close_reason::peer_gone ? "client left (" + e.message() + ")"
+                                                     : std::string("stream ended by the server"));
                 ::asio::dispatch(c->strand_, [c] { c->close(); });
               });
           self->watch_for_close();
@@ -276,11 +284,13 @@ class server::connection : public std::enable_shared_from_this<connection> {
  private:
   void read_request() {
     auto self = shared_from_this();
-    socket_->async_read_some(::asio::buffer(chunk_), ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t n) {
-      if (ec || self->request_done_) return self->close_quietly();
-      self->in_.append(self->chunk_.data(), n);
-      self->on_input();
-    }));
+    socket_->async_read_some(
+        ::asio::buffer(chunk_),
+        ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t n) {
+          if (ec || self->request_done_) return self->close_quietly();
+          self->in_.append(self->chunk_.data(), n);
+          self->on_input();
+        }));
   }
 
   void on_input() {
@@ -288,25 +298,33 @@ class server::connection : public std::enable_shared_from_this<connection> {
     if (head_size_ == 0) {
       std::size_t head_size = 0;
       switch (parse_request_head(in_, opts.max_header_bytes, request_, head_size)) {
-        case parse_status::incomplete: return read_request();
+        case parse_status::incomplete:
+          return read_request();
         case parse_status::too_large:
-          return reply_error(431, "request head larger than " + std::to_string(opts.max_header_bytes) + " bytes\n");
-        case parse_status::bad_version: return reply_error(400, "only HTTP/1.0 and HTTP/1.1 are spoken here\n");
-        case parse_status::bad_request: return reply_error(400, "malformed HTTP request\n");
-        case parse_status::complete: break;
+          return reply_error(431, "request head larger than " +
+                                      std::to_string(opts.max_header_bytes) + " bytes\n");
+        case parse_status::bad_version:
+          return reply_error(400, "only HTTP/1.0 and HTTP/1.1 are spoken here\n");
+        case parse_status::bad_request:
+          return reply_error(400, "malformed HTTP request\n");
+        case parse_status::complete:
+          break;
       }
       head_size_ = head_size;
       if (request_.header("transfer-encoding"))
-        return reply_error(411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
+        return reply_error(
+            411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
       if (const auto length = request_.header("content-length")) {
         std::size_t n = 0;
-        if (length->empty() || length->size() > 12) return reply_error(400, "malformed Content-Length\n");
+        if (length->empty() || length->size() > 12)
+          return reply_error(400, "malformed Content-Length\n");
         for (const char ch : *length) {
           if (ch < '0' || ch > '9') return reply_error(400, "malformed Content-Length\n");
           n = n * 10 + static_cast<std::size_t>(ch - '0');
         }
         if (n > opts.max_body_bytes)
-          return reply_error(413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes\n");
+          return reply_error(
+              413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes\n");
         body_size_ = n;
       }
     }
@@ -322,10 +340,12 @@ class server::connection : public std::enable_shared_from_this<connection> {
   // discarded into a small fixed buffer, so they cannot grow memory.
   void watch_for_close() {
     auto self = shared_from_this();
-    socket_->async_read_some(::asio::buffer(chunk_.data(), 64), ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t) {
-      if (ec) return self->close_quietly();
-      self->watch_for_close();
-    }));
+    socket_->async_read_some(
+        ::asio::buffer(chunk_.data(), 64),
+        ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t) {
+          if (ec) return self->close_quietly();
+          self->watch_for_close();
+        }));
   }
 
   void close_quietly() {
@@ -364,7 +384,8 @@ inline server::server(server_options options)
     const std::string prefix = options_.events_prefix;
     sse_route(prefix, [prefix](const request& req) {
       std::string channel = req.path.substr(prefix.size());
-      if (channel.empty() || channel.find('/') != std::string::npos) return std::vector<std::string>{};
+      if (channel.empty() || channel.find('/') != std::string::npos)
+        return std::vector<std::string>{};
       return std::vector<std::string>{std::move(channel)};
     });
   }
@@ -429,7 +450,8 @@ inline void server::start() {
   port_ = acceptor_.local_endpoint().port();
   accept();
   schedule_tick();
-  std::size_t n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::size_t n =
+      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
@@ -505,19 +527,21 @@ inline void server::schedule_tick() {
   });
 }
 
-inline std::optional<response> server::cors_check(const request& req,
-                                                  std::vector<std::pair<std::string, std::string>>& fields) const {
+inline std::optional<response> server::cors_check(
+    const request& req, std::vector<std::pair<std::string, std::string>>& fields) const {
   const auto origin = req.header("origin");
   if (!origin) return std::nullopt;  // same-origin or not a browser
   // Browsers send Origin on same-origin POSTs too (fetch, forms): a page this
   // server serves (static_root) may always call it, whatever the allowlist.
   if (const auto host = req.header("host")) {
     const std::size_t scheme_end = origin->find("://");
-    if (scheme_end != std::string_view::npos && origin->substr(scheme_end + 3) == *host) return std::nullopt;
+    if (scheme_end != std::string_view::npos && origin->substr(scheme_end + 3) == *host)
+      return std::nullopt;
   }
-  const bool allowed =
-      std::find_if(options_.cors_origins.begin(), options_.cors_origins.end(),
-                   [&](const std::string& o) { return o == "*" || o == *origin; }) != options_.cors_origins.end();
+  const bool allowed = std::find_if(options_.cors_origins.begin(), options_.cors_origins.end(),
+                                    [&](const std::string& o) {
+                                      return o == "*" || o == *origin;
+                                    }) != options_.cors_origins.end();
   if (!allowed) {
     response r;
     r.status = 403;
@@ -550,7 +574,8 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
     if (verdict.status != 0) {
       response r;
       r.status = verdict.status;
-      r.body = verdict.message.empty() ? std::string(reason_phrase(verdict.status)) + "\n" : verdict.message;
+      r.body = verdict.message.empty() ? std::string(reason_phrase(verdict.status)) + "\n"
+                                       : verdict.message;
       r.headers = cors;
       return c->reply(std::move(r));
     }
@@ -580,7 +605,8 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
   // Allow (RFC 9110 section 15.5.6); OPTIONS is answered on every path.
   std::string allowed;
   for (const auto& r : routes_) {
-    const bool match = r.prefix ? req.path.compare(0, r.path.size(), r.path) == 0 : req.path == r.path;
+    const bool match =
+        r.prefix ? req.path.compare(0, r.path.size(), r.path) == 0 : req.path == r.path;
     if (!match) continue;
     if (r.method != req.method) {
       allowed += r.method + ", ";
@@ -620,8 +646,10 @@ inline response server::serve_static(const request& req) const {
   if (rel.empty() || rel.back() == '/') rel += "index.html";
   const fs::path candidate = fs::weakly_canonical(root / fs::path(rel).lexically_normal(), ec);
   // Confinement: the resolved path (symlinks followed) must stay under root.
-  const auto [root_end, ignored] = std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
-  if (ec || root_end != root.end() || rel.find("..") != std::string::npos || !fs::is_regular_file(candidate, ec)) {
+  const auto [root_end, ignored] =
+      std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
+  if (ec || root_end != root.end() || rel.find("..") != std::string::npos ||
+      !fs::is_regular_file(candidate, ec)) {
     r.status = 404;
     r.body = "not found\n";
     return r;

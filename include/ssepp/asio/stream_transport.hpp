@@ -32,7 +32,8 @@ class stream_transport {
     st->buffers.clear();
     for (const auto& b : buffers) st->buffers.emplace_back(b.data(), b.size());
     ::asio::dispatch(st->strand, [st, h = std::forward<Handler>(handler)]() mutable {
-      ::asio::async_write(*st->stream, st->buffers, ::asio::bind_executor(st->strand, std::move(h)));
+      ::asio::async_write(*st->stream, st->buffers,
+                          ::asio::bind_executor(st->strand, std::move(h)));
     });
   }
 
@@ -47,7 +48,8 @@ class stream_transport {
 
  private:
   struct state {
-    state(std::shared_ptr<Stream> s, strand_type st) : stream(std::move(s)), strand(std::move(st)) {}
+    state(std::shared_ptr<Stream> s, strand_type st)
+        : stream(std::move(s)), strand(std::move(st)) {}
     std::shared_ptr<Stream> stream;
     strand_type strand;
     std::vector<::asio::const_buffer> buffers;

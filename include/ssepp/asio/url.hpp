@@ -41,7 +41,8 @@ inline std::optional<url> parse_url(std::string_view s) {
   s.remove_prefix(colon_slashes + 3);
   const std::size_t path_start = s.find_first_of("/?#");
   std::string_view authority = s.substr(0, path_start);
-  std::string_view rest = path_start == std::string_view::npos ? std::string_view{} : s.substr(path_start);
+  std::string_view rest =
+      path_start == std::string_view::npos ? std::string_view{} : s.substr(path_start);
   if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
   std::string_view port_text;
   if (authority.front() == '[') {
@@ -72,7 +73,8 @@ inline std::optional<url> parse_url(std::string_view s) {
     u.port = static_cast<std::uint16_t>(port);
   }
   rest = rest.substr(0, rest.find('#'));  // the fragment never goes on the wire
-  u.target = rest.empty() ? "/" : (rest.front() == '?' ? "/" + std::string(rest) : std::string(rest));
+  u.target =
+      rest.empty() ? "/" : (rest.front() == '?' ? "/" + std::string(rest) : std::string(rest));
   return u;
 }
 
@@ -120,7 +122,8 @@ inline std::optional<url> resolve_location(const url& base, std::string_view loc
   // Absolute only when a scheme comes first: a ':' before any '/', '?' or
   // '#' (RFC 3986 4.2). "/login?next=http://x/" is a path on this server.
   const std::size_t first_delimiter = location.find_first_of(":/?#");
-  if (first_delimiter != std::string_view::npos && first_delimiter > 0 && location[first_delimiter] == ':')
+  if (first_delimiter != std::string_view::npos && first_delimiter > 0 &&
+      location[first_delimiter] == ':')
     return parse_url(location);
   if (location.substr(0, 2) == "//") return parse_url(base.scheme + ":" + std::string(location));
   location = location.substr(0, location.find('#'));
@@ -128,14 +131,16 @@ inline std::optional<url> resolve_location(const url& base, std::string_view loc
   const std::string_view base_path = std::string_view(base.target).substr(0, base.target.find('?'));
   const std::size_t query = location.find('?');
   const std::string_view path = location.substr(0, query);
-  const std::string_view rest = query == std::string_view::npos ? std::string_view{} : location.substr(query);
+  const std::string_view rest =
+      query == std::string_view::npos ? std::string_view{} : location.substr(query);
   std::string target;
   if (path.empty()) {
     target = std::string(base_path);  // "?q": the base's path with a new query
   } else if (path.front() == '/') {
     target = detail::remove_dot_segments(path);
   } else {
-    const std::string merged = std::string(base_path.substr(0, base_path.rfind('/') + 1)) + std::string(path);
+    const std::string merged =
+        std::string(base_path.substr(0, base_path.rfind('/') + 1)) + std::string(path);
     target = detail::remove_dot_segments(merged);
   }
   target.append(rest.data(), rest.size());

@@ -75,7 +75,7 @@ inline bool cpu_has_avx2() noexcept {
 // Precondition: no CR or LF in the bytes before p that the caller skipped;
 // `high` carries whether any of them had the top bit set.
 __attribute__((target("avx2"))) inline line_scan scan_long_avx2(const char* p, const char* end,
-                                                                 bool ascii) noexcept {
+                                                                bool ascii) noexcept {
   const __m256i cr = _mm256_set1_epi8('\r');
   const __m256i lf = _mm256_set1_epi8('\n');
   __m256i high = _mm256_setzero_si256();
@@ -85,12 +85,12 @@ __attribute__((target("avx2"))) inline line_scan scan_long_avx2(const char* p, c
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64));
     const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 96));
-    const __m256i ab = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(a, lf)),
-        _mm256_or_si256(_mm256_cmpeq_epi8(b, cr), _mm256_cmpeq_epi8(b, lf)));
-    const __m256i cd = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(c, cr), _mm256_cmpeq_epi8(c, lf)),
-        _mm256_or_si256(_mm256_cmpeq_epi8(d, cr), _mm256_cmpeq_epi8(d, lf)));
+    const __m256i ab =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(a, lf)),
+                        _mm256_or_si256(_mm256_cmpeq_epi8(b, cr), _mm256_cmpeq_epi8(b, lf)));
+    const __m256i cd =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(c, cr), _mm256_cmpeq_epi8(c, lf)),
+                        _mm256_or_si256(_mm256_cmpeq_epi8(d, cr), _mm256_cmpeq_epi8(d, lf)));
     if (_mm256_movemask_epi8(_mm256_or_si256(ab, cd))) break;
     high = _mm256_or_si256(high, _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d)));
     p += 128;
@@ -101,8 +101,8 @@ __attribute__((target("avx2"))) inline line_scan scan_long_avx2(const char* p, c
         _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf))));
     if (mask) {
       const unsigned at = count_trailing_zeros(mask);
-      const auto before = static_cast<std::uint32_t>(_mm256_movemask_epi8(v)) &
-                          (at == 32 ? ~0u : (1u << at) - 1u);
+      const auto before =
+          static_cast<std::uint32_t>(_mm256_movemask_epi8(v)) & (at == 32 ? ~0u : (1u << at) - 1u);
       return {p + at, ascii && before == 0 && _mm256_movemask_epi8(high) == 0};
     }
     high = _mm256_or_si256(high, v);
@@ -128,13 +128,15 @@ inline line_scan scan_line(const char* p, const char* end) noexcept {
   // branch per round is taken once per line.
   while (end - p >= 64) {
 #if SSEPP_SCAN_AVX2
-    if (p >= wide_from && cpu_has_avx2()) return scan_long_avx2(p, end, _mm_movemask_epi8(high) == 0);
+    if (p >= wide_from && cpu_has_avx2())
+      return scan_long_avx2(p, end, _mm_movemask_epi8(high) == 0);
 #endif
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
     const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
     const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48));
-    const __m128i ta = terminators(a), tb = terminators(b), tc = terminators(c), td = terminators(d);
+    const __m128i ta = terminators(a), tb = terminators(b), tc = terminators(c),
+                  td = terminators(d);
     const __m128i any = _mm_or_si128(_mm_or_si128(ta, tb), _mm_or_si128(tc, td));
     if (_mm_movemask_epi8(any)) {
       // The position comes from this round's masks: no second pass.

@@ -76,7 +76,8 @@ void utf8_decode(std::string_view in, OnValid&& on_valid, OnError&& on_error) {
 // True when `in` decodes without a single error.
 inline bool utf8_is_valid(std::string_view in) {
   bool valid = true;
-  utf8_decode(in, [](const char*, const char*) {}, [&] { valid = false; });
+  utf8_decode(
+      in, [](const char*, const char*) {}, [&] { valid = false; });
   return valid;
 }
 
