@@ -285,6 +285,30 @@ core_times read_core_times() {
   return t;
 }
 
+// Bytes waiting in the kernel's send queues of the server's established
+// sockets on PORT (/proc/net/tcp tx_queue): what a client that does not read
+// costs the machine outside the server's RSS. Linux grows a socket's send
+// buffer up to tcp_wmem's maximum (4 MiB by default), so it holds a
+// stalled stream's events for a long while before a server's own queue
+// sees any.
+long long server_send_queue_bytes(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  long long total = 0;
+  while (std::getline(in, line)) {
+    // "  sl  local_address rem_address   st tx_queue:rx_queue ..."
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    if (!(fields >> slot >> local >> remote >> state >> queues)) continue;
+    const auto colon = local.find(':');
+    if (colon == std::string::npos || state != "01") continue;
+    if (std::strtol(local.c_str() + colon + 1, nullptr, 16) != port) continue;
+    total += std::strtoll(queues.c_str(), nullptr, 16);
+  }
+  return total;
+}
+
 double self_cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -589,6 +613,7 @@ class load {
   std::size_t streams_with_heartbeat_ = 0;
   std::size_t stalled_closed_ = 0;
   std::uint64_t stalled_received_ = 0;
+  long long send_queue_peak_ = 0;  // bytes, with --stalled
 };
 
 // --- subscriber -------------------------------------------------------------------------
@@ -1008,6 +1033,8 @@ void load::poll_once(int timeout_ms) {
 }
 
 void load::sample_rss() {
+  if (o_.stalled > 0)  // reading /proc/net/tcp costs; only where it tells
+    send_queue_peak_ = std::max(send_queue_peak_, server_send_queue_bytes(o_.port));
   if (o_.server_pids.empty()) return;
   rss_peak_ = std::max(rss_peak_, rss_kib(o_.server_pids));
 }
@@ -1234,7 +1261,8 @@ int load::run() {
       "\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_end_kib\":%ld,\"rss_peak_kib\":%ld,"
       "\"rss_per_conn_bytes\":%.1f,\"rss_end_per_conn_bytes\":%.1f,\"rss_growth_kib\":%ld,"
       "\"heartbeats\":%" PRIu64 ",\"streams_with_heartbeat\":%zu,\"stalled_closed\":%zu,"
-      "\"stalled_received\":%" PRIu64 ",\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
+      "\"stalled_received\":%" PRIu64 ",\"kernel_send_queue_peak_kib\":%lld,"
+      "\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
       "\"cores_busy\":[%s],\"cores_interrupts\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
       stalled_streams_, o_.rate, o_.duration, o_.payload, connect_seconds_, synced_, published_,
@@ -1243,7 +1271,7 @@ int load::run() {
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
       server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_, rss_connected_, rss_end_, rss_peak_, rss_per_conn,
       rss_end_per_conn, rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_,
-      stalled_closed_, stalled_received_, window_, load_util, cores_busy.c_str(), cores_interrupts.c_str());
+      stalled_closed_, stalled_received_, send_queue_peak_ / 1024, window_, load_util, cores_busy.c_str(), cores_interrupts.c_str());
   std::fflush(stdout);
   return 0;
 }

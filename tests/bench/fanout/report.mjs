@@ -67,6 +67,8 @@ function notes(e) {
     n.push(`heartbeats reached ${r.streams_with_heartbeat} streams; RSS ${(r.rss_end_kib / 1024).toFixed(0)} MiB`);
   if (e.workload === '5') {
     n.push(`RSS +${(r.rss_growth_kib / 1024).toFixed(1)} MiB while stalled`);
+    if (r.kernel_send_queue_peak_kib !== undefined)
+      n.push(`kernel send queues up to ${(r.kernel_send_queue_peak_kib / 1024).toFixed(1)} MiB`);
     n.push(`${r.stalled_closed}/${r.stalled} stalled closed by the server`);
   }
   if (r.publish_errors > 0) n.push(`${r.publish_errors} publish errors: ${r.first_publish_error}`);
@@ -251,7 +253,13 @@ for (const w of ['2a', '2b']) {
     const r = s.result;
     console.log(
       `  ${verdict(r.rss_growth_kib <= stalledBoundKiB)} workload 5: ssepp RSS grew ${(r.rss_growth_kib / 1024).toFixed(1)} MiB ` +
-        `with 100 stalled streams <= the queue bound ${(stalledBoundKiB / 1024).toFixed(2)} MiB`,
+        `with 100 stalled streams <= the queue bound ${(stalledBoundKiB / 1024).toFixed(2)} MiB` +
+        (r.stalled_closed === 0
+          ? ` (the bound was never reached: no stalled stream was closed` +
+            (r.kernel_send_queue_peak_kib !== undefined
+              ? `; the kernel held up to ${(r.kernel_send_queue_peak_kib / 1024).toFixed(1)} MiB in their send queues)`
+              : ')')
+          : `; ${r.stalled_closed} stalled streams closed by the server)`),
     );
     console.log(
       `  ${verdict(r.latency_ms.p99 <= 25 && r.loss === 0)} workload 5: the 900 readers' p99 ${fmt(r.latency_ms.p99)} ms <= 25 ms ` +
@@ -263,5 +271,8 @@ for (const w of ['2a', '2b']) {
 console.log();
 console.log('CPU is the server process\'s utime+stime plus its core\'s irq+softirq time (both cores in table 2)');
 console.log('over the measuring window, divided by deliveries; "process only" leaves the softirq out;');
-console.log('latency is publish (POST issued) to the read() that brought the event; RSS/stream is');
-console.log('(VmRSS with all streams open - VmRSS before) / streams, after the 5 s hold in workload 4.');
+console.log('latency is publish (POST issued) to the read() that brought the event; loss is what a reading');
+console.log('stream had not received by the end of the drain (5 s after the last publish: a server far');
+console.log('behind shows it as loss); RSS/stream is (VmRSS with all streams open - VmRSS before) / streams,');
+console.log('after the hold in workload 4. Workload 5\'s kernel send queues are the server sockets\' unsent');
+console.log('bytes (/proc/net/tcp), memory a stalled stream costs outside any RSS.');
