@@ -543,7 +543,9 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
   auto event = std::make_shared<detail::stored_event>();
   std::vector<std::shared_ptr<subscriber_type>> closed;
   {
-    auto [c, lock] = core.lock_channel(channel_name);
+    // (Not a structured binding: lambdas cannot capture those before C++20.)
+    auto locked = core.lock_channel(channel_name);
+    const auto& c = locked.first;
     auto deliver = [&](const detail::event_ptr& e, bool multi_channel) {
       for (const auto& s : c->subscribers) {
         if ((s->channels.size() > 1) != multi_channel) continue;

@@ -179,7 +179,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
       : server_(s),
         strand_(::asio::make_strand(s.io_.get_executor())),
         socket_(std::make_shared<socket_type>(std::move(socket))),
-        timer_(strand_) {
+        timer_(std::make_unique<::asio::steady_timer>(strand_)) {
     server_.connections_.fetch_add(1);
   }
   ~connection() { server_.connections_.fetch_sub(1); }
@@ -189,9 +189,9 @@ class server::connection : public std::enable_shared_from_this<connection> {
     ::asio::dispatch(strand_, [self] {
       std::error_code ec;
       const auto endpoint = self->socket_->remote_endpoint(ec);
-      if (!ec) self->request_.remote_address = endpoint.address().to_string();
-      self->timer_.expires_after(self->server_.options_.request_timeout);
-      self->timer_.async_wait([self](std::error_code e) {
+      if (!ec) self->request_->remote_address = endpoint.address().to_string();
+      self->timer_->expires_after(self->server_.options_.request_timeout);
+      self->timer_->async_wait([self](std::error_code e) {
         if (!e && !self->request_done_)
           self->reply_error(408, "request not received within the request timeout\n");
       });
@@ -211,7 +211,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
 
   void reply(response r) {
     request_done_ = true;
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     // RFC 9110 sections 8.6 and 15.3.5: a 204 (the CORS preflight's answer)
     // has no content, so it must not carry Content-Length (nor a type).
     const bool no_content = r.status == 204;
@@ -219,7 +219,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
     r.headers.emplace_back("Connection", "close");
     out_ = response_head(r.status, r.headers,
                          no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
-           (request_.method == "HEAD" || no_content ? std::string{} : r.body);
+           (request_->method == "HEAD" || no_content ? std::string{} : r.body);
     auto self = shared_from_this();
     ::asio::async_write(*socket_, ::asio::buffer(out_),
                         ::asio::bind_executor(strand_, [self](std::error_code, std::size_t) {
@@ -234,7 +234,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
   void stream(std::vector<std::string> channels,
               std::vector<std::pair<std::string, std::string>> fields, std::string last_event_id) {
     request_done_ = true;
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     fields.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
     // no-cache and X-Accel-Buffering stop proxies (nginx) from holding
     // events back; no Content-Length and no compression, so every event is
@@ -256,6 +256,11 @@ class server::connection : public std::enable_shared_from_this<connection> {
                                         id = std::move(last_event_id)](std::error_code ec,
                                                                        std::size_t) mutable {
           if (ec) return self->close();
+          // An idle stream should cost as little as possible (19,000 of them
+          // fit in one process): the request and the head are done with.
+          self->out_ = std::string{};
+          self->request_.reset();
+          self->timer_.reset();
           // The handler holds the connection (and so its subscription): were
           // the connection to go first, its subscription's reset would
           // cancel this very notification. The hub calls the handler for
@@ -282,13 +287,18 @@ class server::connection : public std::enable_shared_from_this<connection> {
   }
 
  private:
+  // Reads straight into in_'s spare room: no fixed per-connection buffer
+  // (an idle stream keeps none at all once its request is parsed).
   void read_request() {
+    constexpr std::size_t read_size = 4096;
+    const std::size_t used = in_.size();
+    in_.resize(used + read_size);
     auto self = shared_from_this();
     socket_->async_read_some(
-        ::asio::buffer(chunk_),
-        ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t n) {
+        ::asio::buffer(&in_[used], read_size),
+        ::asio::bind_executor(strand_, [self, used](std::error_code ec, std::size_t n) {
+          self->in_.resize(used + n);
           if (ec || self->request_done_) return self->close_quietly();
-          self->in_.append(self->chunk_.data(), n);
           self->on_input();
         }));
   }
@@ -297,7 +307,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
     const auto& opts = server_.options_;
     if (head_size_ == 0) {
       std::size_t head_size = 0;
-      switch (parse_request_head(in_, opts.max_header_bytes, request_, head_size)) {
+      switch (parse_request_head(in_, opts.max_header_bytes, *request_, head_size)) {
         case parse_status::incomplete:
           return read_request();
         case parse_status::too_large:
@@ -311,10 +321,10 @@ class server::connection : public std::enable_shared_from_this<connection> {
           break;
       }
       head_size_ = head_size;
-      if (request_.header("transfer-encoding"))
+      if (request_->header("transfer-encoding"))
         return reply_error(
             411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
-      if (const auto length = request_.header("content-length")) {
+      if (const auto length = request_->header("content-length")) {
         std::size_t n = 0;
         if (length->empty() || length->size() > 12)
           return reply_error(400, "malformed Content-Length\n");
@@ -329,22 +339,28 @@ class server::connection : public std::enable_shared_from_this<connection> {
       }
     }
     if (in_.size() - head_size_ < body_size_) return read_request();
-    request_.body = in_.substr(head_size_, body_size_);
+    request_->body = in_.substr(head_size_, body_size_);
     in_.clear();
     in_.shrink_to_fit();
-    server_.handle(shared_from_this(), request_);
+    server_.handle(shared_from_this(), *request_);
   }
 
-  // After the head, an SSE client sends nothing; a read completes only when
-  // it leaves (EOF, reset), which ends the subscription. Stray bytes are
-  // discarded into a small fixed buffer, so they cannot grow memory.
+  // After the head, an SSE client sends nothing; the socket becomes readable
+  // only when it leaves (EOF, reset), which ends the subscription. Waiting
+  // for readability needs no buffer; stray bytes are read into a small one
+  // on the stack and dropped, so they cannot grow memory.
   void watch_for_close() {
     auto self = shared_from_this();
-    socket_->async_read_some(
-        ::asio::buffer(chunk_.data(), 64),
-        ::asio::bind_executor(strand_, [self](std::error_code ec, std::size_t) {
+    socket_->async_wait(
+        socket_type::wait_read, ::asio::bind_executor(strand_, [self](std::error_code ec) {
           if (ec) return self->close_quietly();
-          self->watch_for_close();
+          std::array<char, 256> discard;
+          std::error_code read_error;
+          self->socket_->non_blocking(true, read_error);
+          const std::size_t n = self->socket_->read_some(::asio::buffer(discard), read_error);
+          if (read_error == ::asio::error::would_block || (!read_error && n > 0))
+            return self->watch_for_close();
+          self->close_quietly();  // EOF or an error: the client is gone
         }));
   }
 
@@ -354,18 +370,19 @@ class server::connection : public std::enable_shared_from_this<connection> {
     // socket, and reset() now would race the hub's close handler and could
     // swallow its report (the slow-consumer warning went missing).
     if (subscription_.active()) subscription_.reset();
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     close();
   }
 
   server& server_;
   ::asio::strand<::asio::io_context::executor_type> strand_;
   std::shared_ptr<socket_type> socket_;
-  ::asio::steady_timer timer_;
-  std::array<char, 4096> chunk_{};
+  // The request phase's state lives on the heap and is freed once a stream
+  // starts: an idle stream keeps only what streaming needs.
+  std::unique_ptr<::asio::steady_timer> timer_;
   std::string in_;
   std::string out_;
-  request request_;
+  std::unique_ptr<request> request_ = std::make_unique<request>();
   std::size_t head_size_ = 0;
   std::size_t body_size_ = 0;
   bool request_done_ = false;

@@ -34,7 +34,8 @@ class ring {
 
  private:
   void grow() {
-    std::vector<T> bigger(slots_.empty() ? 8 : slots_.size() * 2);
+    // Starts small: most queues of idle subscribers hold one or two items.
+    std::vector<T> bigger(slots_.empty() ? 2 : slots_.size() * 2);
     for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
     slots_.swap(bigger);
     head_ = 0;
