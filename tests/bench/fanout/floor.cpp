@@ -120,8 +120,8 @@ double core_interrupt_seconds(int cpu) {
   while (std::fgets(line, sizeof line, f)) {
     if (std::strncmp(line, prefix.c_str(), prefix.size()) != 0) continue;
     unsigned long long user, nice, system, idle, iowait, irq, softirq;
-    if (std::sscanf(line + prefix.size(), "%llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system,
-                    &idle, &iowait, &irq, &softirq) == 7)
+    if (std::sscanf(line + prefix.size(), "%llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+                    &system, &idle, &iowait, &irq, &softirq) == 7)
       result = static_cast<double>(irq + softirq) / ticks;
   }
   std::fclose(f);
@@ -226,8 +226,10 @@ int main(int argc, char** argv) {
     while (!stop.load(std::memory_order_relaxed)) {
       const int n = ::epoll_wait(epoll, events.data(), static_cast<int>(events.size()), 100);
       for (int i = 0; i < n; ++i) {
-        const ssize_t got = ::read(events[static_cast<std::size_t>(i)].data.fd, buffer.data(), buffer.size());
-        if (got > 0) bytes_read.fetch_add(static_cast<std::uint64_t>(got), std::memory_order_relaxed);
+        const ssize_t got =
+            ::read(events[static_cast<std::size_t>(i)].data.fd, buffer.data(), buffer.size());
+        if (got > 0)
+          bytes_read.fetch_add(static_cast<std::uint64_t>(got), std::memory_order_relaxed);
       }
     }
   });
@@ -256,7 +258,8 @@ int main(int argc, char** argv) {
     const double cpu = thread_cpu_seconds() - cpu_start;
     const double interrupts = core_interrupt_seconds(o.writer_cpu) - interrupts_start;
     bytes_written += rounds * payload.size() * writers.size();
-    results.push_back({batch, rounds * writers.size() * static_cast<std::uint64_t>(batch), cpu, interrupts, wall});
+    results.push_back({batch, rounds * writers.size() * static_cast<std::uint64_t>(batch), cpu,
+                       interrupts, wall});
   }
 
   // Let the reader catch up, so every event counted was really delivered.
@@ -279,10 +282,11 @@ int main(int argc, char** argv) {
     const double us = r.cpu_seconds * 1e6 / static_cast<double>(r.events);
     const double us_with_interrupts =
         (r.cpu_seconds + r.interrupt_seconds) * 1e6 / static_cast<double>(r.events);
-    std::printf("floor: %d event(s) per write: %.3f us CPU per event, %.3f with the core's softirq "
-                "(%llu events to %d sockets, %.2f s CPU + %.2f s softirq in %.2f s)\n",
-                r.batch, us, us_with_interrupts, static_cast<unsigned long long>(r.events),
-                o.connections, r.cpu_seconds, r.interrupt_seconds, r.wall_seconds);
+    std::printf(
+        "floor: %d event(s) per write: %.3f us CPU per event, %.3f with the core's softirq "
+        "(%llu events to %d sockets, %.2f s CPU + %.2f s softirq in %.2f s)\n",
+        r.batch, us, us_with_interrupts, static_cast<unsigned long long>(r.events), o.connections,
+        r.cpu_seconds, r.interrupt_seconds, r.wall_seconds);
     char item[320];
     std::snprintf(item, sizeof item,
                   "%s{\"events_per_write\":%d,\"cpu_us_per_event\":%.4f,"

@@ -174,10 +174,12 @@ options parse_options(int argc, char** argv) {
     } else if (arg == "--server-cpus") {
       for (std::size_t at = 0; at < value.size();) {
         const auto comma = value.find(',', at);
-        const std::string item = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        const std::string item =
+            value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
         char* end = nullptr;
         const long cpu = std::strtol(item.c_str(), &end, 10);
-        if (item.empty() || *end != '\0' || cpu < 0) usage_error("--server-cpus takes a comma list of core numbers, got '" + value + "'");
+        if (item.empty() || *end != '\0' || cpu < 0)
+          usage_error("--server-cpus takes a comma list of core numbers, got '" + value + "'");
         o.server_cpus.push_back(static_cast<int>(cpu));
         if (comma == std::string::npos) break;
         at = comma + 1;
@@ -270,7 +272,8 @@ core_times read_core_times() {
   std::ifstream in("/proc/stat");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || !std::isdigit(static_cast<unsigned char>(line[3])))
+    if (line.rfind("cpu", 0) != 0 || line.size() < 4 ||
+        !std::isdigit(static_cast<unsigned char>(line[3])))
       continue;
     // user nice system idle iowait irq softirq steal
     std::istringstream fields(line.substr(line.find(' ')));
@@ -439,7 +442,8 @@ class chunked_decoder {
           ++i;
           break;
         case state::data: {
-          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left_, in.size() - i));
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(left_, in.size() - i));
           sink(in.substr(i, n));
           i += n;
           left_ -= n;
@@ -447,8 +451,10 @@ class chunked_decoder {
           break;
         }
         case state::data_end:
-          if (c == '\n') state_ = state::size;
-          else if (c != '\r') return false;
+          if (c == '\n')
+            state_ = state::size;
+          else if (c != '\r')
+            return false;
           ++i;
           break;
       }
@@ -642,8 +648,8 @@ void subscriber::start(const sockaddr_in& server, const sockaddr_in* source, int
 void subscriber::send_request() {
   const std::string& request = owner_.stream_request();
   while (request_sent_ < request.size()) {
-    const ssize_t n = ::send(fd, request.data() + request_sent_, request.size() - request_sent_,
-                             MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd, request.data() + request_sent_, request.size() - request_sent_, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN) return;
       return owner_.stream_failed(*this, std::string("send: ") + std::strerror(errno));
@@ -663,7 +669,8 @@ void subscriber::ready(std::uint32_t events) {
     int error = 0;
     socklen_t size = sizeof error;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
-    if (error != 0) return owner_.stream_failed(*this, std::string("connect: ") + std::strerror(error));
+    if (error != 0)
+      return owner_.stream_failed(*this, std::string("connect: ") + std::strerror(error));
     state_ = state::requesting;
   }
   if (state_ == state::requesting) return send_request();
@@ -985,13 +992,14 @@ void load::start_publish(std::string request) {
 
 void load::publish(char kind, std::int64_t seq) {
   // Data: "S STAMP" (sync) or "SEQ STAMP", dots up to the payload size.
-  std::string data = (kind == 'S' ? std::string("S") : std::to_string(seq)) + " " +
-                     std::to_string(now_ns()) + " ";
+  std::string data =
+      (kind == 'S' ? std::string("S") : std::to_string(seq)) + " " + std::to_string(now_ns()) + " ";
   if (data.size() < o_.payload) data.append(o_.payload - data.size(), '.');
-  std::string request = "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
-                        std::to_string(o_.port) +
-                        "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                        std::to_string(data.size()) + "\r\n\r\n" + data;
+  std::string request =
+      "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
+      std::to_string(o_.port) +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(data.size()) +
+      "\r\n\r\n" + data;
   if (!idle_publishers_.empty()) {
     publisher* p = idle_publishers_.back();
     idle_publishers_.pop_back();
@@ -1070,7 +1078,8 @@ int load::run() {
   }
   pending_ = 0;
   if (opened_ == 0) {
-    std::fprintf(stderr, "load: %s: no stream opened (%s)\n", o_.label.c_str(), first_failure_.c_str());
+    std::fprintf(stderr, "load: %s: no stream opened (%s)\n", o_.label.c_str(),
+                 first_failure_.c_str());
     return 1;
   }
 
@@ -1095,8 +1104,7 @@ int load::run() {
   for (auto& s : streams_) s->heartbeats_ = 0;
 
   // 3. Measure.
-  const std::int64_t total =
-      static_cast<std::int64_t>(std::llround(o_.rate * o_.duration));
+  const std::int64_t total = static_cast<std::int64_t>(std::llround(o_.rate * o_.duration));
   const double cpu0 = process_cpu_seconds(o_.server_pids);
   const double self0 = self_cpu_seconds();
   const core_times cores0 = read_core_times();
@@ -1145,7 +1153,8 @@ int load::run() {
   for (auto& s : streams_)
     if (!s->stalled() && s->opened()) expected += static_cast<std::uint64_t>(published_);
   if (total > 0) {
-    const std::uint64_t drain_end = publish_end + static_cast<std::uint64_t>(o_.drain_timeout * 1e9);
+    const std::uint64_t drain_end =
+        publish_end + static_cast<std::uint64_t>(o_.drain_timeout * 1e9);
     while (received_ < expected && now_ns() < drain_end) {
       poll_once(10);
       if (now_ns() >= next_sample) {
@@ -1175,9 +1184,11 @@ int load::run() {
     const double interrupts = cores1.interrupts[i] - cores0.interrupts[i];
     std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? busy / window_ : 0);
     cores_busy += item;
-    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? interrupts / window_ : 0);
+    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "",
+                  window_ > 0 ? interrupts / window_ : 0);
     cores_interrupts += item;
-    if (std::find(o_.server_cpus.begin(), o_.server_cpus.end(), static_cast<int>(i)) != o_.server_cpus.end())
+    if (std::find(o_.server_cpus.begin(), o_.server_cpus.end(), static_cast<int>(i)) !=
+        o_.server_cpus.end())
       server_interrupts_ += interrupts;
   }
   const double delivery_window = seconds_between(t0, t1);
@@ -1208,32 +1219,39 @@ int load::run() {
 
   // --- report ---
   const std::uint64_t loss = expected > received_ ? expected - received_ : 0;
-  const double deliveries_per_s = delivery_window > 0 ? static_cast<double>(received_) / delivery_window : 0;
+  const double deliveries_per_s =
+      delivery_window > 0 ? static_cast<double>(received_) / delivery_window : 0;
   const double cpu_us = received_ > 0 ? server_cpu_ * 1e6 / static_cast<double>(received_) : 0;
   const double cpu_us_with_interrupts =
       received_ > 0 ? (server_cpu_ + server_interrupts_) * 1e6 / static_cast<double>(received_) : 0;
   const std::size_t connected = opened_;
-  const double rss_per_conn = connected > 0 ? static_cast<double>(rss_connected_ - rss_before_) * 1024.0 / static_cast<double>(connected) : 0;
-  const double rss_end_per_conn = connected > 0 ? static_cast<double>(rss_end_ - rss_before_) * 1024.0 / static_cast<double>(connected) : 0;
+  const double rss_per_conn = connected > 0 ? static_cast<double>(rss_connected_ - rss_before_) *
+                                                  1024.0 / static_cast<double>(connected)
+                                            : 0;
+  const double rss_end_per_conn = connected > 0 ? static_cast<double>(rss_end_ - rss_before_) *
+                                                      1024.0 / static_cast<double>(connected)
+                                                : 0;
   const double ms = 1e-6;
   const double load_util = window_ > 0 ? self_cpu_ / window_ : 0;
   const double server_util = window_ > 0 ? server_cpu_ / window_ : 0;
 
-  std::fprintf(stderr,
-               "load: %s: %zu/%zu streams (%zu stalled) in %.1f s; %" PRId64 " events at %g/s: "
-               "%" PRIu64 " of %" PRIu64 " delivered, loss %" PRIu64 ", %.0f deliveries/s; latency "
-               "p50 %.2f ms p99 %.2f ms max %.2f ms; server %.3f us CPU/delivery, %.3f with its cores' "
-               "softirq (%.0f%% of a core), "
-               "RSS %ld -> %ld KiB (%.0f B/stream), end %ld KiB, peak %ld KiB; heartbeats %" PRIu64
-               " on %zu streams; load tool %.0f%% of a core%s\n",
-               o_.label.c_str(), connected, o_.clients, stalled_streams_, connect_seconds_, published_,
-               o_.rate, received_, expected, loss, deliveries_per_s,
-               static_cast<double>(latency_.quantile(0.5)) * ms,
-               static_cast<double>(latency_.quantile(0.99)) * ms,
-               static_cast<double>(latency_.max()) * ms, cpu_us, cpu_us_with_interrupts, server_util * 100, rss_before_,
-               rss_connected_, rss_per_conn, rss_end_, rss_peak_, heartbeats_, streams_with_heartbeat_,
-               load_util * 100,
-               load_util > 0.9 ? " (the load tool may be the bottleneck)" : "");
+  std::fprintf(
+      stderr,
+      "load: %s: %zu/%zu streams (%zu stalled) in %.1f s; %" PRId64
+      " events at %g/s: "
+      "%" PRIu64 " of %" PRIu64 " delivered, loss %" PRIu64
+      ", %.0f deliveries/s; latency "
+      "p50 %.2f ms p99 %.2f ms max %.2f ms; server %.3f us CPU/delivery, %.3f with its cores' "
+      "softirq (%.0f%% of a core), "
+      "RSS %ld -> %ld KiB (%.0f B/stream), end %ld KiB, peak %ld KiB; heartbeats %" PRIu64
+      " on %zu streams; load tool %.0f%% of a core%s\n",
+      o_.label.c_str(), connected, o_.clients, stalled_streams_, connect_seconds_, published_,
+      o_.rate, received_, expected, loss, deliveries_per_s,
+      static_cast<double>(latency_.quantile(0.5)) * ms,
+      static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
+      cpu_us, cpu_us_with_interrupts, server_util * 100, rss_before_, rss_connected_, rss_per_conn,
+      rss_end_, rss_peak_, heartbeats_, streams_with_heartbeat_, load_util * 100,
+      load_util > 0.9 ? " (the load tool may be the bottleneck)" : "");
   if (failed_ > 0)
     std::fprintf(stderr, "load: %s: %zu streams failed; first: %s\n", o_.label.c_str(), failed_,
                  first_failure_.c_str());
@@ -1254,14 +1272,17 @@ int load::run() {
       "\"first_failure\":\"%s\",\"stalled\":%zu,\"rate\":%g,\"duration_s\":%g,\"payload\":%zu,"
       "\"connect_s\":%.3f,\"synced\":%zu,\"published\":%" PRId64 ",\"publish_errors\":%" PRIu64
       ",\"first_publish_error\":\"%s\",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
-      ",\"loss\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"closed_during_run\":%zu,"
+      ",\"loss\":%" PRIu64 ",\"duplicates\":%" PRIu64
+      ",\"closed_during_run\":%zu,"
       "\"deliveries_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
       "\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,\"server_cpu_us_per_delivery\":%.4f,"
       "\"server_interrupts_s\":%.3f,\"server_cpu_us_per_delivery_with_interrupts\":%.4f,"
       "\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_end_kib\":%ld,\"rss_peak_kib\":%ld,"
       "\"rss_per_conn_bytes\":%.1f,\"rss_end_per_conn_bytes\":%.1f,\"rss_growth_kib\":%ld,"
-      "\"heartbeats\":%" PRIu64 ",\"streams_with_heartbeat\":%zu,\"stalled_closed\":%zu,"
-      "\"stalled_received\":%" PRIu64 ",\"kernel_send_queue_peak_kib\":%lld,"
+      "\"heartbeats\":%" PRIu64
+      ",\"streams_with_heartbeat\":%zu,\"stalled_closed\":%zu,"
+      "\"stalled_received\":%" PRIu64
+      ",\"kernel_send_queue_peak_kib\":%lld,"
       "\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
       "\"cores_busy\":[%s],\"cores_interrupts\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
@@ -1269,9 +1290,11 @@ int load::run() {
       publish_errors_, escape(first_publish_error_).c_str(), expected, received_, loss, duplicates_,
       closed_during_run_, deliveries_per_s, static_cast<double>(latency_.quantile(0.5)) * ms,
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
-      server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_, rss_connected_, rss_end_, rss_peak_, rss_per_conn,
-      rss_end_per_conn, rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_,
-      stalled_closed_, stalled_received_, send_queue_peak_ / 1024, window_, load_util, cores_busy.c_str(), cores_interrupts.c_str());
+      server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_,
+      rss_connected_, rss_end_, rss_peak_, rss_per_conn, rss_end_per_conn,
+      rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_, stalled_closed_,
+      stalled_received_, send_queue_peak_ / 1024, window_, load_util, cores_busy.c_str(),
+      cores_interrupts.c_str());
   std::fflush(stdout);
   return 0;
 }
