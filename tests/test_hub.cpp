@@ -1508,3 +1508,98 @@ TEST_CASE("a heartbeat that overflows a degenerate queue still reports the close
   CHECK(closed.calls == 1);
   CHECK(f.hub.stats().subscribers == 0);
 }
+
+// =============================================================================
+// Write coalescing
+// =============================================================================
+
+namespace {
+// Records what the hub asks of its owner's flush timer.
+struct flush_requests {
+  std::vector<std::chrono::microseconds> delays;
+};
+ssepp::hub_options coalescing_options(flush_requests& requests) {
+  auto o = plain_options();
+  o.coalesce_window = std::chrono::milliseconds{10};
+  o.schedule_flush = [&requests](std::chrono::microseconds d) { requests.delays.push_back(d); };
+  return o;
+}
+}  // namespace
+
+TEST_CASE("coalescing: an event after a quiet spell is written at once") {
+  flush_requests requests;
+  hub_test f{coalescing_options(requests)};
+  auto a = f.subscribe({"a"});
+  f.publish("a", {"1"});
+  CHECK(a.peer.writes() == 1);
+  f.loop.run();
+  f.clock.advance(std::chrono::milliseconds{11});
+  f.publish("a", {"2"});
+  CHECK(a.peer.writes() == 2);
+  CHECK(requests.delays.empty());
+}
+
+TEST_CASE("coalescing: events within the window wait for one flush and share one write") {
+  flush_requests requests;
+  hub_test f{coalescing_options(requests)};
+  auto a = f.subscribe({"a"});
+  auto b = f.subscribe({"a"});
+  f.publish("a", {"1"});
+  f.loop.run();  // the first write completes at once
+  f.publish_numbers("a", 2, 5);
+  CHECK(a.peer.writes() == 1);
+  CHECK(b.peer.writes() == 1);
+  // one request for the whole hub, however many subscribers wait
+  CHECK(requests.delays == std::vector<std::chrono::microseconds>{std::chrono::milliseconds{10}});
+  f.hub.flush();
+  f.loop.run();
+  CHECK(a.peer.writes() == 2);
+  CHECK(b.peer.writes() == 2);
+  CHECK(data_of(a.peer) == strings{"1", "2", "3", "4", "5"});
+  CHECK(data_of(b.peer) == strings{"1", "2", "3", "4", "5"});
+}
+
+TEST_CASE("coalescing: a write that completes within the window waits for the flush too") {
+  flush_requests requests;
+  hub_test f{coalescing_options(requests)};
+  auto a = f.subscribe({"a"});
+  f.publish("a", {"1"});
+  f.publish("a", {"2"});  // queued behind the write in flight
+  f.loop.run();
+  CHECK(a.peer.writes() == 1);
+  CHECK(requests.delays.size() == 1);
+  f.hub.flush();
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1", "2"});
+}
+
+TEST_CASE("coalescing off: a zero window or no scheduler writes at once") {
+  for (const bool zero_window : {true, false}) {
+    flush_requests requests;
+    auto o = coalescing_options(requests);
+    if (zero_window)
+      o.coalesce_window = std::chrono::microseconds{0};
+    else
+      o.schedule_flush = nullptr;
+    hub_test f{o};
+    auto a = f.subscribe({"a"});
+    f.publish("a", {"1"});
+    f.loop.run();
+    f.publish("a", {"2"});
+    CHECK(a.peer.writes() == 2);
+    CHECK(requests.delays.empty());
+  }
+}
+
+TEST_CASE("coalescing: close_all writes a held-back queue and the last word before closing") {
+  flush_requests requests;
+  hub_test f{coalescing_options(requests)};
+  auto a = f.subscribe({"a"});
+  f.publish("a", {"1"});
+  f.loop.run();
+  f.publish("a", {"2"});  // held back
+  f.hub.close_all(ssepp::event_view{"bye"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1", "2", "bye"});
+  CHECK(a.peer.closed());
+}

@@ -59,6 +59,17 @@ struct hub_options {
   overflow_policy overflow = overflow_policy::disconnect;
   /// At most this many queued events go out in one gather write.
   std::size_t max_events_per_write = 64;
+  /// Write coalescing. When a subscriber's previous write started less than
+  /// this long ago, newly queued events wait (at most this long) and go out
+  /// together in one gather write: under load many events share one system
+  /// call, while an event after a quiet spell is written at once, so an idle
+  /// stream gets no added latency. Takes effect only with `schedule_flush`
+  /// (ssepp's Asio server sets it); zero turns coalescing off.
+  std::chrono::microseconds coalesce_window = std::chrono::milliseconds{10};
+  /// Asks the owner to call `hub::flush()` once, `delay` from now. Called
+  /// from any thread, with hub locks held: it must only schedule (arm a
+  /// timer, post), never call into the hub itself.
+  std::function<void(std::chrono::microseconds delay)> schedule_flush;
   /// Per channel history for Last-Event-ID replay, bounded three ways;
   /// whichever bound is hit first evicts the oldest events.
   std::size_t history_events = 1024;
@@ -145,6 +156,8 @@ struct subscriber {
   std::size_t max_bytes = 0;
   std::chrono::steady_clock::time_point last_activity{};
   bool writing = false;
+  bool deferred = false;  // waiting in the hub's flush list (coalescing)
+  std::chrono::steady_clock::time_point last_write_start{};
   bool closing = false;  // close once the queue drains (graceful stop)
   bool closed = false;
   std::optional<close_reason> reason;  // set when the hub closed it
@@ -285,7 +298,39 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     }
     s.queue.push_back(e);
     s.queued_bytes += size;
-    if (!s.writing) start_write_locked(s);
+    if (!s.writing && !s.deferred) write_or_defer_locked(s);
+  }
+
+  // Writes now, unless the last write started within the coalescing window:
+  // then the subscriber waits for the next flush() with whatever queues up.
+  void write_or_defer_locked(subscriber_type& s) {
+    const auto window = options.coalesce_window;
+    if (window.count() <= 0 || !options.schedule_flush ||
+        clock.now() - s.last_write_start >= window)
+      return start_write_locked(s);
+    s.deferred = true;
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lock(deferred_mutex);
+      deferred.push_back(s.self.lock());
+      schedule = !std::exchange(flush_scheduled, true);
+    }
+    if (schedule) options.schedule_flush(window);
+  }
+
+  // Starts the writes that coalescing held back.
+  void flush() {
+    std::vector<subscriber_ptr> due;
+    {
+      std::lock_guard<std::mutex> lock(deferred_mutex);
+      due.swap(deferred);
+      flush_scheduled = false;
+    }
+    for (const auto& s : due) {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      s->deferred = false;
+      if (!s->closed && !s->writing && !s->queue.empty()) start_write_locked(*s);
+    }
   }
 
   void start_write_locked(subscriber_type& s) {
@@ -298,7 +343,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
       s.queue.pop_front();
     }
     s.writing = true;
-    s.last_activity = clock.now();
+    s.last_activity = s.last_write_start = clock.now();
     // The subscriber (and through it this core) stays alive until the
     // transport calls back, even if it is unsubscribed meanwhile.
     auto self = s.self.lock();
@@ -335,7 +380,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         if (s.closed) {
           // closed meanwhile (unsubscribed): nothing more to write
         } else if (!s.queue.empty()) {
-          start_write_locked(s);
+          write_or_defer_locked(s);
         } else if (s.closing) {
           notify = true;
           close_locked(s, close_reason::hub_closed, {});
@@ -406,7 +451,10 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   event_ptr heartbeat;
   event_ptr initial_retry;
   std::atomic<std::uint64_t> next_seq{0};
-  std::mutex order_mutex;  // see publish: after a channel's mutex, before a subscriber's
+  std::mutex order_mutex;     // see publish: after a channel's mutex, before a subscriber's
+  std::mutex deferred_mutex;  // innermost: taken with a subscriber's mutex held
+  std::vector<subscriber_ptr> deferred;
+  bool flush_scheduled = false;
 
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_ptr> channels;
@@ -519,6 +567,10 @@ class hub {
   /// Sends heartbeats to idle subscribers and ages out history. Call about
   /// once a second (at least twice per heartbeat interval).
   void tick();
+
+  /// Writes what coalescing held back (see hub_options::coalesce_window);
+  /// call when `schedule_flush` asks.
+  void flush() { core_->flush(); }
 
   /// Graceful stop: every subscriber gets `last_word` (if any) after what is
   /// already queued, then its transport is closed (close_reason::hub_closed).
@@ -759,7 +811,9 @@ void hub<Transport, Clock>::close_all(std::optional<event_view> last_word, bool 
         // The last word overflowed the queue and closed it (disconnect
         // policy): it must still be detached and its owner told.
         now_closed = true;
-      } else if (drain && s->writing) {
+      } else if (drain && (s->writing || !s->queue.empty())) {
+        // A subscriber held back by coalescing writes its queue now.
+        if (!s->writing) core.start_write_locked(*s);
         s->closing = true;  // write_done closes it once the queue drains
       } else {
         core.close_locked(*s, close_reason::hub_closed, {});

@@ -144,6 +144,20 @@ class server {
   }
   void accept();
   void schedule_tick();
+  // The hub's options with schedule_flush arming flush_timer_ (unless the
+  // caller brought their own scheduler).
+  hub_options with_flush_timer(hub_options o) {
+    if (!o.schedule_flush)
+      o.schedule_flush = [this](std::chrono::microseconds delay) {
+        ::asio::post(strand_, [this, delay] {
+          flush_timer_.expires_after(delay);
+          flush_timer_.async_wait([this](std::error_code ec) {
+            if (!ec) hub_.flush();
+          });
+        });
+      };
+    return o;
+  }
   void handle(const std::shared_ptr<connection>& c, request& req);
   std::optional<response> cors_check(
       const request& req, std::vector<std::pair<std::string, std::string>>& fields) const;
@@ -160,6 +174,7 @@ class server {
   ::asio::ip::tcp::acceptor acceptor_;
   ::asio::steady_timer tick_timer_;
   ::asio::steady_timer stop_timer_;
+  ::asio::steady_timer flush_timer_;  // drives the hub's write coalescing
   hub_type hub_;
   std::vector<route_entry> routes_;
   std::vector<sse_entry> sse_routes_;
@@ -396,7 +411,8 @@ inline server::server(server_options options)
       acceptor_(strand_),
       tick_timer_(strand_),
       stop_timer_(strand_),
-      hub_(options_.hub) {
+      flush_timer_(strand_),
+      hub_(with_flush_timer(options_.hub)) {
   if (!options_.events_prefix.empty()) {
     const std::string prefix = options_.events_prefix;
     sse_route(prefix, [prefix](const request& req) {
