@@ -619,7 +619,7 @@ class load {
   std::size_t streams_with_heartbeat_ = 0;
   std::size_t stalled_closed_ = 0;
   std::uint64_t stalled_received_ = 0;
-  long long send_queue_peak_ = 0;  // bytes, with --stalled
+  long long send_queue_end_ = 0;  // bytes, with --stalled: at the end of the run
 };
 
 // --- subscriber -------------------------------------------------------------------------
@@ -1041,8 +1041,6 @@ void load::poll_once(int timeout_ms) {
 }
 
 void load::sample_rss() {
-  if (o_.stalled > 0)  // reading /proc/net/tcp costs; only where it tells
-    send_queue_peak_ = std::max(send_queue_peak_, server_send_queue_bytes(o_.port));
   if (o_.server_pids.empty()) return;
   rss_peak_ = std::max(rss_peak_, rss_kib(o_.server_pids));
 }
@@ -1201,6 +1199,11 @@ int load::run() {
     if (s->got_heartbeat()) ++streams_with_heartbeat_;
   }
 
+  // What the stalled streams hold in the kernel, once at the end of the run
+  // (it only grows while they stall): reading /proc/net/tcp walks every
+  // socket of the machine, too costly to sample while measuring.
+  if (o_.stalled > 0) send_queue_end_ = server_send_queue_bytes(o_.port);
+
   // The stalled streams: read what they hold for up to a second; an end of
   // stream means the server closed them (a slow-consumer policy).
   if (stalled_streams_ > 0) {
@@ -1282,7 +1285,7 @@ int load::run() {
       "\"heartbeats\":%" PRIu64
       ",\"streams_with_heartbeat\":%zu,\"stalled_closed\":%zu,"
       "\"stalled_received\":%" PRIu64
-      ",\"kernel_send_queue_peak_kib\":%lld,"
+      ",\"kernel_send_queue_end_kib\":%lld,"
       "\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
       "\"cores_busy\":[%s],\"cores_interrupts\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
@@ -1293,7 +1296,7 @@ int load::run() {
       server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_,
       rss_connected_, rss_end_, rss_peak_, rss_per_conn, rss_end_per_conn,
       rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_, stalled_closed_,
-      stalled_received_, send_queue_peak_ / 1024, window_, load_util, cores_busy.c_str(),
+      stalled_received_, send_queue_end_ / 1024, window_, load_util, cores_busy.c_str(),
       cores_interrupts.c_str());
   std::fflush(stdout);
   return 0;

@@ -64,11 +64,11 @@ function notes(e) {
     n.push(`${r.connected}/${r.clients} streams`);
   if (r.failed > 0) n.push(`${r.failed} failed: ${r.first_failure}`);
   if (e.workload === '4')
-    n.push(`heartbeats reached ${r.streams_with_heartbeat} streams; RSS ${(r.rss_end_kib / 1024).toFixed(0)} MiB`);
+    n.push(`heartbeats reached ${r.streams_with_heartbeat} streams; RSS ${(r.rss_end_kib / 1024).toFixed(0)} MiB at the end`);
   if (e.workload === '5') {
     n.push(`RSS +${(r.rss_growth_kib / 1024).toFixed(1)} MiB while stalled`);
-    if (r.kernel_send_queue_peak_kib !== undefined)
-      n.push(`kernel send queues up to ${(r.kernel_send_queue_peak_kib / 1024).toFixed(1)} MiB`);
+    if (r.kernel_send_queue_end_kib !== undefined)
+      n.push(`kernel send queues ${(r.kernel_send_queue_end_kib / 1024).toFixed(1)} MiB at the end`);
     n.push(`${r.stalled_closed}/${r.stalled} stalled closed by the server`);
   }
   if (r.publish_errors > 0) n.push(`${r.publish_errors} publish errors: ${r.first_publish_error}`);
@@ -256,8 +256,8 @@ for (const w of ['2a', '2b']) {
         `with 100 stalled streams <= the queue bound ${(stalledBoundKiB / 1024).toFixed(2)} MiB` +
         (r.stalled_closed === 0
           ? ` (the bound was never reached: no stalled stream was closed` +
-            (r.kernel_send_queue_peak_kib !== undefined
-              ? `; the kernel held up to ${(r.kernel_send_queue_peak_kib / 1024).toFixed(1)} MiB in their send queues)`
+            (r.kernel_send_queue_end_kib !== undefined
+              ? `; the kernel held ${(r.kernel_send_queue_end_kib / 1024).toFixed(1)} MiB in their send queues)`
               : ')')
           : `; ${r.stalled_closed} stalled streams closed by the server)`),
     );

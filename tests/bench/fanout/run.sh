@@ -7,9 +7,10 @@
 #   tests/bench/fanout/run.sh [--quick] [--build DIR] [--servers LIST]
 #                             [--workloads LIST] [--results FILE]
 #
-#   --quick        a smoke run of about a minute and a half: 2 s
-#                  measurements, workloads 3 and 4 scaled down (2,000 and
-#                  4,000 streams), table 2 for workloads 1 and 2 only
+#   --quick        a smoke run of about two minutes (the full run takes
+#                  six to seven): 2 s measurements, workloads 3 and 4 scaled
+#                  down (2,000 and 4,000 streams), table 2 for workloads 1
+#                  and 2b only
 #   --build DIR    build directory (default build-fanout/ at the top of the
 #                  source tree); configured with the bench and examples on
 #   --servers LIST comma list of ssepp,naive,better-sse,nchan (default all)
