@@ -93,10 +93,10 @@ server's CPU and memory.
   --payload B             bytes of data per event (default 64)
   --server-pid PID        server process to measure; repeatable (CPU and
                           RSS are summed over them)
-  --server-cpus LIST      cores the server runs on (comma list): their irq
-                          and softirq time counts as the server's too, since
-                          loopback does the receiving end's TCP work in the
-                          sender's softirq (default: none)
+  --server-cpus LIST      cores the server runs on (comma list): the CPU of
+                          their ksoftirqd threads counts as the server's too,
+                          since loopback does the receiving end's TCP work in
+                          the sender's softirq (default: none)
   --label TEXT            name of the server in the output (default server)
   --sources N             127.0.0.x source addresses to spread the streams
                           over, from 127.0.0.2; 0 picks one per 8,000
@@ -221,6 +221,10 @@ double seconds_between(std::uint64_t from, std::uint64_t to) {
 }
 
 // utime + stime in seconds, summed over the processes (all their threads).
+// The kernel scales both so that they add up to the scheduler's exact
+// runtime, which includes the softirq work done in the process's context:
+// loopback TCP does the receiving end's protocol work there, on the
+// sender's core, right after each write.
 double process_cpu_seconds(const std::vector<int>& pids) {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   double total = 0;
@@ -255,15 +259,10 @@ long rss_kib(const std::vector<int>& pids) {
   return total;
 }
 
-// Time of each core from /proc/stat, in seconds: busy (everything but idle
-// and iowait) and interrupt time (irq + softirq). Loopback TCP does the
-// receiver's protocol work in the sender's softirq, on the sender's core,
-// and the kernel's tick accounting charges time in softirq to the core, not
-// to the process it interrupted: a pinned server's real cost is its own
-// utime + stime plus the interrupt time of its core.
+// Busy time of each core from /proc/stat (everything but idle and iowait),
+// in seconds: tick-sampled, only to tell how much other processes took.
 struct core_times {
   std::vector<double> busy;
-  std::vector<double> interrupts;
 };
 
 core_times read_core_times() {
@@ -277,13 +276,10 @@ core_times read_core_times() {
       continue;
     // user nice system idle iowait irq softirq steal
     std::istringstream fields(line.substr(line.find(' ')));
-    double busy = 0, interrupts = 0, value = 0;
-    for (int i = 0; i < 8 && fields >> value; ++i) {
+    double busy = 0, value = 0;
+    for (int i = 0; i < 8 && fields >> value; ++i)
       if (i != 3 && i != 4) busy += value;
-      if (i == 5 || i == 6) interrupts += value;
-    }
     t.busy.push_back(busy / ticks);
-    t.interrupts.push_back(interrupts / ticks);
   }
   return t;
 }
@@ -310,6 +306,25 @@ long long server_send_queue_bytes(int port) {
     total += std::strtoll(queues.c_str(), nullptr, 16);
   }
   return total;
+}
+
+// The ksoftirqd threads of the given cores. Softirq work that does not fit
+// in the sending process's context (under load the kernel defers it) runs
+// there: on a core where only the server runs, it is the server's cost too.
+std::vector<int> ksoftirqd_pids(const std::vector<int>& cores) {
+  std::vector<int> pids;
+  for (const int core : cores) {
+    const std::string name = "ksoftirqd/" + std::to_string(core);
+    for (int pid = 1; pid < 4096; ++pid) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+      std::string comm;
+      if (std::getline(in, comm) && comm == name) {
+        pids.push_back(pid);
+        break;
+      }
+    }
+  }
+  return pids;
 }
 
 double self_cpu_seconds() {
@@ -613,7 +628,7 @@ class load {
   // Measurements.
   long rss_before_ = 0, rss_connected_ = 0, rss_end_ = 0, rss_peak_ = 0;
   double server_cpu_ = 0, self_cpu_ = 0, window_ = 0;
-  double server_interrupts_ = 0;  // irq + softirq time of --server-cpus
+  double server_softirq_ = 0;  // CPU of the ksoftirqd threads of --server-cpus
   double connect_seconds_ = 0;
   std::uint64_t heartbeats_ = 0;
   std::size_t streams_with_heartbeat_ = 0;
@@ -1106,6 +1121,8 @@ int load::run() {
   const double cpu0 = process_cpu_seconds(o_.server_pids);
   const double self0 = self_cpu_seconds();
   const core_times cores0 = read_core_times();
+  const std::vector<int> softirq_threads = ksoftirqd_pids(o_.server_cpus);
+  const double softirq0 = process_cpu_seconds(softirq_threads);
   const std::uint64_t t0 = now_ns();
   measuring_ = true;
   last_receive_ = t0;
@@ -1175,19 +1192,13 @@ int load::run() {
   self_cpu_ = self_cpu_seconds() - self0;
   window_ = seconds_between(t0, now_ns());
   const core_times cores1 = read_core_times();
-  std::string cores_busy, cores_interrupts;
+  server_softirq_ = process_cpu_seconds(softirq_threads) - softirq0;
+  std::string cores_busy;
   for (std::size_t i = 0; i < cores0.busy.size() && i < cores1.busy.size(); ++i) {
     char item[32];
-    const double busy = cores1.busy[i] - cores0.busy[i];
-    const double interrupts = cores1.interrupts[i] - cores0.interrupts[i];
-    std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "", window_ > 0 ? busy / window_ : 0);
-    cores_busy += item;
     std::snprintf(item, sizeof item, "%s%.3f", i ? "," : "",
-                  window_ > 0 ? interrupts / window_ : 0);
-    cores_interrupts += item;
-    if (std::find(o_.server_cpus.begin(), o_.server_cpus.end(), static_cast<int>(i)) !=
-        o_.server_cpus.end())
-      server_interrupts_ += interrupts;
+                  window_ > 0 ? (cores1.busy[i] - cores0.busy[i]) / window_ : 0);
+    cores_busy += item;
   }
   const double delivery_window = seconds_between(t0, t1);
   rss_end_ = rss_kib(o_.server_pids);
@@ -1225,8 +1236,8 @@ int load::run() {
   const double deliveries_per_s =
       delivery_window > 0 ? static_cast<double>(received_) / delivery_window : 0;
   const double cpu_us = received_ > 0 ? server_cpu_ * 1e6 / static_cast<double>(received_) : 0;
-  const double cpu_us_with_interrupts =
-      received_ > 0 ? (server_cpu_ + server_interrupts_) * 1e6 / static_cast<double>(received_) : 0;
+  const double cpu_us_with_softirq =
+      received_ > 0 ? (server_cpu_ + server_softirq_) * 1e6 / static_cast<double>(received_) : 0;
   const std::size_t connected = opened_;
   const double rss_per_conn = connected > 0 ? static_cast<double>(rss_connected_ - rss_before_) *
                                                   1024.0 / static_cast<double>(connected)
@@ -1252,7 +1263,7 @@ int load::run() {
       o_.rate, received_, expected, loss, deliveries_per_s,
       static_cast<double>(latency_.quantile(0.5)) * ms,
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
-      cpu_us, cpu_us_with_interrupts, server_util * 100, rss_before_, rss_connected_, rss_per_conn,
+      cpu_us, cpu_us_with_softirq, server_util * 100, rss_before_, rss_connected_, rss_per_conn,
       rss_end_, rss_peak_, heartbeats_, streams_with_heartbeat_, load_util * 100,
       load_util > 0.9 ? " (the load tool may be the bottleneck)" : "");
   if (failed_ > 0)
@@ -1279,7 +1290,7 @@ int load::run() {
       ",\"closed_during_run\":%zu,"
       "\"deliveries_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
       "\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,\"server_cpu_us_per_delivery\":%.4f,"
-      "\"server_interrupts_s\":%.3f,\"server_cpu_us_per_delivery_with_interrupts\":%.4f,"
+      "\"server_ksoftirqd_s\":%.3f,\"server_cpu_us_per_delivery_with_ksoftirqd\":%.4f,"
       "\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_end_kib\":%ld,\"rss_peak_kib\":%ld,"
       "\"rss_per_conn_bytes\":%.1f,\"rss_end_per_conn_bytes\":%.1f,\"rss_growth_kib\":%ld,"
       "\"heartbeats\":%" PRIu64
@@ -1287,17 +1298,16 @@ int load::run() {
       "\"stalled_received\":%" PRIu64
       ",\"kernel_send_queue_end_kib\":%lld,"
       "\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
-      "\"cores_busy\":[%s],\"cores_interrupts\":[%s]}\n",
+      "\"cores_busy\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
       stalled_streams_, o_.rate, o_.duration, o_.payload, connect_seconds_, synced_, published_,
       publish_errors_, escape(first_publish_error_).c_str(), expected, received_, loss, duplicates_,
       closed_during_run_, deliveries_per_s, static_cast<double>(latency_.quantile(0.5)) * ms,
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
-      server_cpu_, server_util, cpu_us, server_interrupts_, cpu_us_with_interrupts, rss_before_,
+      server_cpu_, server_util, cpu_us, server_softirq_, cpu_us_with_softirq, rss_before_,
       rss_connected_, rss_end_, rss_peak_, rss_per_conn, rss_end_per_conn,
       rss_peak_ - rss_connected_, heartbeats_, streams_with_heartbeat_, stalled_closed_,
-      stalled_received_, send_queue_end_ / 1024, window_, load_util, cores_busy.c_str(),
-      cores_interrupts.c_str());
+      stalled_received_, send_queue_end_ / 1024, window_, load_util, cores_busy.c_str());
   std::fflush(stdout);
   return 0;
 }

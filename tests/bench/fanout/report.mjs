@@ -49,8 +49,8 @@ const bytes = (b) => (b === undefined ? '-' : b >= 10240 ? `${(b / 1024).toFixed
 const pad = (s, n) => String(s).padEnd(n);
 const padl = (s, n) => String(s).padStart(n);
 
-// CPU per delivery: the process's plus its cores' interrupt time (see run.sh).
-const cpu = (r) => r.server_cpu_us_per_delivery_with_interrupts ?? r.server_cpu_us_per_delivery;
+// CPU per delivery: the process's plus its cores' ksoftirqd threads' (see run.sh).
+const cpu = (r) => r.server_cpu_us_per_delivery_with_ksoftirqd ?? r.server_cpu_us_per_delivery;
 
 function rssPerConn(e) {
   const r = e.result;
@@ -76,12 +76,13 @@ function notes(e) {
   if (r.duplicates > 0) n.push(`${r.duplicates} duplicates`);
   if (r.load_cpu_util > 0.9) n.push(`load tool at ${Math.round(r.load_cpu_util * 100)}% of its core`);
   // Other processes on the machine (shared machines drift): busy time of
-  // the cores beyond what the server and the load tool used.
+  // the cores beyond what the server, its ksoftirqd and the load tool used
+  // (tick-sampled, so a rough figure).
   if (Array.isArray(r.cores_busy) && r.cores_busy.length >= 2) {
-    const irq = r.cores_interrupts ?? r.cores_busy.map(() => 0);
+    const softirq = r.window_s > 0 ? (r.server_ksoftirqd_s ?? 0) / r.window_s : 0;
     const others = e.threads > 1
-      ? r.cores_busy.reduce((a, b) => a + b, 0) - irq.reduce((a, b) => a + b, 0) - r.server_cpu_util - r.load_cpu_util
-      : r.cores_busy[0] - irq[0] - r.server_cpu_util;
+      ? r.cores_busy.reduce((a, b) => a + b, 0) - softirq - r.server_cpu_util - r.load_cpu_util
+      : r.cores_busy[0] - softirq - r.server_cpu_util;
     if (others > 0.1) n.push(`other processes took ${Math.round(others * 100)}% of ${e.threads > 1 ? 'the cores' : 'core 0'}`);
   }
   if (e.threads > 1) n.push(`${e.threads} threads, unpinned`);
@@ -146,12 +147,12 @@ const floorUs = {};
 const floorProcessUs = {};
 if (floor) {
   for (const r of floor.results) {
-    floorUs[r.events_per_write] = r.cpu_us_per_event_with_interrupts ?? r.cpu_us_per_event;
+    floorUs[r.events_per_write] = r.cpu_us_per_event_with_ksoftirqd ?? r.cpu_us_per_event;
     floorProcessUs[r.events_per_write] = r.cpu_us_per_event;
   }
   console.log(
     `Floor: one thread writing ${floor.event_bytes} B events to ${floor.connections} loopback sockets, ` +
-      'CPU per event with the core\'s softirq (thread only): ' +
+      'CPU per event with the core\'s ksoftirqd (thread only): ' +
       floor.results
         .map((r) => `${r.events_per_write}/write ${floorUs[r.events_per_write].toFixed(3)} us (${r.cpu_us_per_event.toFixed(3)})`)
         .join(', '),
@@ -187,7 +188,7 @@ if (rows2.length) {
 // --- multiples of the floor ---
 if (floor) {
   console.log('ssepp CPU per delivery as a multiple of the floor at 1 / 4 / 16 events per write');
-  console.log('(with softirq; in brackets process only against the thread-only floor):');
+  console.log('(with ksoftirqd; in brackets process only against the thread-only floor):');
   for (const table of [1, 2]) {
     for (const w of order) {
       const e = find(table, w, 'ssepp');
@@ -269,8 +270,9 @@ for (const w of ['2a', '2b']) {
   }
 }
 console.log();
-console.log('CPU is the server process\'s utime+stime plus its core\'s irq+softirq time (both cores in table 2)');
-console.log('over the measuring window, divided by deliveries; "process only" leaves the softirq out;');
+console.log('CPU is the server process\'s utime+stime (the scheduler\'s exact runtime, with the softirq work');
+console.log('loopback does in its context) plus its core\'s ksoftirqd (both cores\' in table 2) over the');
+console.log('measuring window, divided by deliveries; "process only" leaves ksoftirqd out;');
 console.log('latency is publish (POST issued) to the read() that brought the event; loss is what a reading');
 console.log('stream had not received by the end of the drain (5 s after the last publish: a server far');
 console.log('behind shows it as loss); RSS/stream is (VmRSS with all streams open - VmRSS before) / streams,');

@@ -34,12 +34,13 @@
 # Table 2: ssepp with --threads 2 and no pinning (the load tool stays on
 # core 1), against the same peers' pinned figures.
 #
-# CPU per delivery is the server's utime + stime plus the irq and softirq
-# time of its core (both cores in table 2), over the measuring window,
-# divided by deliveries: loopback TCP does the receiving end's work in the
-# sender's softirq, which the kernel charges to the core, not the process.
+# CPU per delivery is the server's utime + stime (which the kernel scales to
+# the scheduler's exact runtime) plus what the ksoftirqd thread of its core
+# (both cores in table 2) spent, over the measuring window, divided by
+# deliveries: loopback TCP does the receiving end's work in the sender's
+# softirq, in the sender's context or, deferred under load, in ksoftirqd.
 # The floor is measured the same way; the process-only figures are in the
-# JSON lines and the tables too.
+# tables too.
 #
 # Installs what is missing (as root): nginx and libnginx-mod-nchan, Asio,
 # Node's better-sse (npm ci from the committed package-lock.json). Reports,
@@ -242,7 +243,7 @@ measure() {
   fi
   local pid_args=() p json
   for p in "${server_pids[@]}"; do pid_args+=(--server-pid "$p"); done
-  # Interrupt time of the server's cores counts as its own (load.cpp says
+  # The ksoftirqd of the server's cores counts as its own (load.cpp says
   # why); unpinned, both cores' count, an upper bound.
   if [ "$pinned" = 1 ] && [ "$cores" -ge 2 ]; then pid_args+=(--server-cpus 0); else pid_args+=(--server-cpus "$(seq -s, 0 $((cores - 1)))"); fi
   setsid "${niced[@]}" "${pin_load[@]}" "$load_tool" --port "$server_port" --label "$name" \
