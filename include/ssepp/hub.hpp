@@ -312,7 +312,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     bool schedule = false;
     {
       std::lock_guard<std::mutex> lock(deferred_mutex);
-      deferred.push_back(s.self.lock());
+      deferred.push_back(s.self);
       schedule = !std::exchange(flush_scheduled, true);
     }
     if (schedule) options.schedule_flush(window);
@@ -320,13 +320,15 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 
   // Starts the writes that coalescing held back.
   void flush() {
-    std::vector<subscriber_ptr> due;
+    std::vector<std::weak_ptr<subscriber_type>> due;
     {
       std::lock_guard<std::mutex> lock(deferred_mutex);
       due.swap(deferred);
       flush_scheduled = false;
     }
-    for (const auto& s : due) {
+    for (const auto& weak : due) {
+      const auto s = weak.lock();
+      if (!s) continue;  // unsubscribed meanwhile
       std::lock_guard<std::mutex> lock(s->mutex);
       s->deferred = false;
       if (!s->closed && !s->writing && !s->queue.empty()) start_write_locked(*s);
@@ -453,7 +455,9 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   std::atomic<std::uint64_t> next_seq{0};
   std::mutex order_mutex;     // see publish: after a channel's mutex, before a subscriber's
   std::mutex deferred_mutex;  // innermost: taken with a subscriber's mutex held
-  std::vector<subscriber_ptr> deferred;
+  // Weak: a subscriber owns the core, so owning it here would be a cycle
+  // whenever no flush comes (a hub destroyed with writes held back).
+  std::vector<std::weak_ptr<subscriber_type>> deferred;
   bool flush_scheduled = false;
 
   std::mutex channels_mutex;
