@@ -263,36 +263,32 @@ class server::connection : public std::enable_shared_from_this<connection> {
     // stream as is. Checked by tests/integration/nginx_proxy.mjs.
     fields.emplace_back("Content-Encoding", "identity");
     fields.emplace_back("Connection", "close");
-    out_ = response_head(200, fields, std::nullopt);
+    // Subscribe first, with the head as the transport's preamble: the head
+    // leaves with the hub's first write (or alone, just below), so by the
+    // time a client sees the stream open it is subscribed, and an event
+    // published on that signal reaches it.
+    const transport_type transport(socket_, strand_, response_head(200, fields, std::nullopt));
+    // An idle stream should cost as little as possible (19,000 of them fit
+    // in one process): the request is done with.
+    request_.reset();
+    timer_.reset();
     auto self = shared_from_this();
-    ::asio::async_write(
-        *socket_, ::asio::buffer(out_),
-        ::asio::bind_executor(strand_, [self, channels = std::move(channels),
-                                        id = std::move(last_event_id)](std::error_code ec,
-                                                                       std::size_t) mutable {
-          if (ec) return self->close();
-          // An idle stream should cost as little as possible (19,000 of them
-          // fit in one process): the request and the head are done with.
-          self->out_ = std::string{};
-          self->request_.reset();
-          self->timer_.reset();
-          // The handler holds the connection (and so its subscription): were
-          // the connection to go first, its subscription's reset would
-          // cancel this very notification. The hub calls the handler for
-          // every close it makes, and reset() drops it, so no cycle stays.
-          self->subscription_ = self->server_.hub_.subscribe(
-              channels, transport_type(self->socket_, self->strand_), id,
-              [c = self](close_reason why, std::error_code e) {
-                c->server_.log(
-                    why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
-                    why == close_reason::slow_consumer
-                        ? "closing a subscriber that reads too slowly"
-                    : why == close_reason::peer_gone ? "client left (" + e.message() + ")"
-                                                     : std::string("stream ended by the server"));
-                ::asio::dispatch(c->strand_, [c] { c->close(); });
-              });
-          self->watch_for_close();
-        }));
+    // The handler holds the connection (and so its subscription): were the
+    // connection to go first, its subscription's reset would cancel this
+    // very notification. The hub calls the handler for every close it
+    // makes, and reset() drops it, so no cycle stays.
+    subscription_ = server_.hub_.subscribe(
+        channels, transport, last_event_id, [c = self](close_reason why, std::error_code e) {
+          c->server_.log(
+              why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
+              why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
+              : why == close_reason::peer_gone   ? "client left (" + e.message() + ")"
+                                                 : std::string("stream ended by the server"));
+          ::asio::dispatch(c->strand_, [c] { c->close(); });
+        });
+    auto preamble = transport;
+    preamble.send_preamble();
+    watch_for_close();
   }
 
   void close() {

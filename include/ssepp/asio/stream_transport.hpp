@@ -4,7 +4,10 @@
 
 #include <asio.hpp>
 
+#include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -16,25 +19,35 @@ namespace ssepp::asio {
 /// on `strand` (the same strand the owner reads on), because Asio streams
 /// are not safe for concurrent use while the hub writes from any thread.
 ///
-/// Thread safety: async_write and close may be called from any thread.
+/// An optional `preamble` (an HTTP response head) goes out before anything
+/// else: with the hub's first write, or alone when `send_preamble()` comes
+/// first. That lets a server subscribe *before* the client can see the
+/// response, so an event published as soon as the client sees the stream
+/// open is never missed.
+///
+/// Thread safety: async_write, close and send_preamble may be called from
+/// any thread.
 template <class Stream>
 class stream_transport {
  public:
   using strand_type = ::asio::strand<typename Stream::executor_type>;
 
-  stream_transport(std::shared_ptr<Stream> stream, strand_type strand)
-      : state_(std::make_shared<state>(std::move(stream), std::move(strand))) {}
+  stream_transport(std::shared_ptr<Stream> stream, strand_type strand, std::string preamble = {})
+      : state_(std::make_shared<state>(std::move(stream), std::move(strand), std::move(preamble))) {
+  }
 
   template <class Handler>
   void async_write(buffer_span buffers, Handler&& handler) {
     auto st = state_;
-    // The hub keeps one write outstanding, so one buffer vector is reused.
-    st->buffers.clear();
-    for (const auto& b : buffers) st->buffers.emplace_back(b.data(), b.size());
-    ::asio::dispatch(st->strand, [st, h = std::forward<Handler>(handler)]() mutable {
-      ::asio::async_write(*st->stream, st->buffers,
-                          ::asio::bind_executor(st->strand, std::move(h)));
+    ::asio::dispatch(st->strand, [st, buffers, h = std::forward<Handler>(handler)]() mutable {
+      st->start(buffers, std::move(h));
     });
+  }
+
+  /// Writes the preamble now unless a write already carries it.
+  void send_preamble() {
+    auto st = state_;
+    ::asio::dispatch(st->strand, [st] { st->send_preamble(); });
   }
 
   void close() noexcept {
@@ -47,11 +60,70 @@ class stream_transport {
   }
 
  private:
-  struct state {
-    state(std::shared_ptr<Stream> s, strand_type st)
-        : stream(std::move(s)), strand(std::move(st)) {}
+  // The preamble's bookkeeping lives on the heap only until it is sent: a
+  // long-lived idle stream keeps none of it.
+  struct preamble_data {
+    std::string bytes;
+    bool in_flight = false;
+    bool carried = false;          // the write in flight includes it
+    std::function<void()> parked;  // a write waiting for it to go out alone
+  };
+
+  // Everything below runs on the strand.
+  struct state : std::enable_shared_from_this<state> {
+    state(std::shared_ptr<Stream> s, strand_type st, std::string p)
+        : stream(std::move(s)), strand(std::move(st)) {
+      if (!p.empty()) preamble.reset(new preamble_data{std::move(p), false, false, nullptr});
+    }
+
+    template <class Handler>
+    void start(buffer_span span, Handler&& h) {
+      if (preamble && preamble->in_flight && !preamble->carried) {
+        // The preamble is being written alone: this write follows it (the
+        // hub keeps one write outstanding, so one can wait at most).
+        preamble->parked = [self = this->shared_from_this(), span,
+                            h = std::forward<Handler>(h)]() mutable {
+          self->start(span, std::move(h));
+        };
+        return;
+      }
+      // The hub keeps one write outstanding, so one buffer vector is reused.
+      buffers.clear();
+      const bool with_preamble = preamble && !preamble->in_flight;
+      if (with_preamble) {
+        buffers.emplace_back(preamble->bytes.data(), preamble->bytes.size());
+        preamble->in_flight = preamble->carried = true;
+      }
+      for (const auto& b : span) buffers.emplace_back(b.data(), b.size());
+      ::asio::async_write(
+          *stream, buffers,
+          ::asio::bind_executor(
+              strand, [self = this->shared_from_this(), with_preamble,
+                       h = std::forward<Handler>(h)](std::error_code ec, std::size_t n) mutable {
+                if (with_preamble) {
+                  n -= std::min(n, self->preamble->bytes.size());  // only the caller's bytes
+                  self->preamble.reset();
+                }
+                h(ec, n);
+              }));
+    }
+
+    void send_preamble() {
+      if (!preamble || preamble->in_flight) return;
+      preamble->in_flight = true;
+      ::asio::async_write(*stream, ::asio::buffer(preamble->bytes),
+                          ::asio::bind_executor(strand, [self = this->shared_from_this()](
+                                                            std::error_code, std::size_t) {
+                            // An error shows up again in the parked write.
+                            auto next = std::move(self->preamble->parked);
+                            self->preamble.reset();
+                            if (next) next();
+                          }));
+    }
+
     std::shared_ptr<Stream> stream;
     strand_type strand;
+    std::unique_ptr<preamble_data> preamble;
     std::vector<::asio::const_buffer> buffers;
   };
   std::shared_ptr<state> state_;
