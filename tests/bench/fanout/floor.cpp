@@ -18,7 +18,11 @@
 //
 //   ssepp-bench-fanout-floor [--connections N] [--seconds S]
 //                            [--event-bytes B] [--batches 1,4,16]
-//                            [--writer-cpu C] [--reader-cpu C]
+//                            [--writer-cpu C] [--reader-cpu C] [--gather 1]
+//
+// --gather 1 writes each batch as one writev() of separate 100 B buffers,
+// as a server that queues separately formatted events does, instead of
+// one contiguous buffer.
 //
 // Prints one human line per batch size, then one JSON line.
 #include <arpa/inet.h>
@@ -30,6 +34,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -52,6 +57,7 @@ struct options {
   std::vector<int> batches{1, 4, 16};
   int writer_cpu = 0;
   int reader_cpu = 1;
+  bool gather = false;  // batch as one writev of separate buffers
 };
 
 [[noreturn]] void fail(const char* what) {
@@ -62,7 +68,8 @@ struct options {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "floor: %s\nUsage: ssepp-bench-fanout-floor [--connections N] [--seconds S] "
-               "[--event-bytes B] [--batches 1,4,16] [--writer-cpu C] [--reader-cpu C]\n",
+               "[--event-bytes B] [--batches 1,4,16] [--writer-cpu C] [--reader-cpu C] "
+               "[--gather 1]\n",
                why);
   std::exit(2);
 }
@@ -81,6 +88,8 @@ options parse(int argc, char** argv) {
       o.event_bytes = static_cast<std::size_t>(std::atol(value));
     } else if (arg == "--writer-cpu") {
       o.writer_cpu = std::atoi(value);
+    } else if (arg == "--gather") {
+      o.gather = std::strcmp(value, "0") != 0;
     } else if (arg == "--reader-cpu") {
       o.reader_cpu = std::atoi(value);
     } else if (arg == "--batches") {
@@ -177,6 +186,23 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
+// Writes BATCH copies of EVENT, each from its own buffer, as one writev()
+// (what a server that queues shared, separately formatted events does),
+// finishing with write_all when the socket takes only part.
+void writev_all(int fd, const std::vector<std::string>& events) {
+  std::vector<iovec> parts;
+  for (const std::string& e : events) parts.push_back({const_cast<char*>(e.data()), e.size()});
+  std::size_t total = 0;
+  for (const iovec& p : parts) total += p.iov_len;
+  const ssize_t n = ::writev(fd, parts.data(), static_cast<int>(parts.size()));
+  std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (n < 0 && errno != EAGAIN && errno != EINTR) fail("writev");
+  if (done == total) return;
+  std::string rest;
+  for (const std::string& e : events) rest += e;
+  write_all(fd, rest.data() + done, rest.size() - done);
+}
+
 struct result {
   int batch;
   std::uint64_t events;
@@ -258,7 +284,15 @@ int main(int argc, char** argv) {
     std::string payload;
     for (int i = 0; i < batch; ++i) payload += event;
     // A short warm-up round so every socket has its buffers.
-    for (const int fd : writers) write_all(fd, payload.data(), payload.size());
+    const std::vector<std::string> separate(static_cast<std::size_t>(batch), event);
+    const auto write_batch = [&](int fd) {
+      if (o.gather) {
+        writev_all(fd, separate);
+      } else {
+        write_all(fd, payload.data(), payload.size());
+      }
+    };
+    for (const int fd : writers) write_batch(fd);
     bytes_written += payload.size() * writers.size();
 
     const auto start = std::chrono::steady_clock::now();
@@ -267,7 +301,7 @@ int main(int argc, char** argv) {
     std::uint64_t rounds = 0;
     double wall = 0;
     do {
-      for (const int fd : writers) write_all(fd, payload.data(), payload.size());
+      for (const int fd : writers) write_batch(fd);
       ++rounds;
       wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } while (wall < o.seconds);

@@ -1256,7 +1256,7 @@ int load::run() {
       "%" PRIu64 " of %" PRIu64 " delivered, loss %" PRIu64
       ", %.0f deliveries/s; latency "
       "p50 %.2f ms p99 %.2f ms max %.2f ms; server %.3f us CPU/delivery, %.3f with its cores' "
-      "softirq (%.0f%% of a core), "
+      "ksoftirqd (%.0f%% of a core), "
       "RSS %ld -> %ld KiB (%.0f B/stream), end %ld KiB, peak %ld KiB; heartbeats %" PRIu64
       " on %zu streams; load tool %.0f%% of a core%s\n",
       o_.label.c_str(), connected, o_.clients, stalled_streams_, connect_seconds_, published_,
