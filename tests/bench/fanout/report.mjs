@@ -30,11 +30,12 @@ const workloadTitles = {
   1: '1: 1,000 x 100/s',
   '2a': '2: 1,000 x 400/s',
   '2b': '2: 1,000 x 1,000/s',
+  '2c': '2: 1,000 x 3,000/s',
   3: '3: streams x 10/s',
   4: '4: idle + heartbeats',
   5: '5: 1,000 x 100/s, 100 stalled',
 };
-const order = ['1', '2a', '2b', '3', '4', '5'];
+const order = ['1', '2a', '2b', '2c', '3', '4', '5'];
 const serverOrder = ['ssepp', 'nchan', 'naive', 'better-sse'];
 const stalledBoundKiB = 100 * 64;  // run.sh: ssepp --queue-bytes 65536 in workload 5
 
@@ -224,15 +225,22 @@ for (const w of ['2a', '2b']) {
   console.log(`  ${verdict(r.loss === 0)} workload ${w}: ssepp loss ${r.loss} = 0`);
 }
 {
-  const s = find(1, '2b', 'ssepp');
-  const n = find(1, '2b', 'nchan');
-  if (s?.result && n?.result) {
+  // Saturation: each server's best deliveries/s of workloads 2b and 2c.
+  const best = (server) =>
+    ['2b', '2c']
+      .map((w) => find(1, w, server))
+      .filter((e) => e?.result)
+      .reduce((a, e) => (!a || e.result.deliveries_per_s > a.result.deliveries_per_s ? e : a), null);
+  const s = best('ssepp');
+  const n = best('nchan');
+  if (s && n) {
     const offered = s.result.rate * s.result.connected;
     const capped = s.result.deliveries_per_s >= 0.97 * offered;
     console.log(
-      `  ${verdict(s.result.deliveries_per_s >= 4 * n.result.deliveries_per_s)} saturation (workload 2b): ssepp ` +
-        `${thousands(s.result.deliveries_per_s)} deliveries/s >= 4x nchan's ${thousands(n.result.deliveries_per_s)} ` +
-        `(${(s.result.deliveries_per_s / n.result.deliveries_per_s).toFixed(2)}x)` +
+      `  ${verdict(s.result.deliveries_per_s >= 4 * n.result.deliveries_per_s)} saturation (best of 2b, 2c): ssepp ` +
+        `${thousands(s.result.deliveries_per_s)} deliveries/s (${s.workload}) >= 4x nchan's ` +
+        `${thousands(n.result.deliveries_per_s)} (${n.workload}): ` +
+        `${(s.result.deliveries_per_s / n.result.deliveries_per_s).toFixed(2)}x` +
         (capped ? `; ssepp kept up with all ${thousands(offered)}/s offered, so its ceiling is higher` : ''),
     );
   }
