@@ -21,13 +21,10 @@
 //
 // Usage: node client_nchan.mjs --sse-cat PATH [--nginx PATH] [--nchan-module PATH]
 
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CuttableProxy, SseCat, eventLine } from './client_support.mjs';
-import { Harness, freePort, parseOptions, waitForPort } from './harness.mjs';
+import { Harness, parseOptions, startNginx } from './harness.mjs';
 
 const options = parseOptions(process.argv.slice(2), {
   sseCat: process.env.SSE_CAT || '',
@@ -76,40 +73,7 @@ function messageFor(n) {
 }
 
 await new Harness('client_nchan', { timeoutMs: 55000 }).run(async (t) => {
-  // nginx's workers run as `nobody` when the test runs as root: they must
-  // be able to enter the prefix directory.
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssepp-nchan-'));
-  chmodSync(dir, 0o755);
-  t.defer(() => {
-    if (t.failed) {
-      console.log(`--- ${dir}/error.log:`);
-      try {
-        console.log(readFileSync(path.join(dir, 'error.log'), 'utf8').split('\n').slice(-30).join('\n'));
-      } catch (e) {
-        console.log(`(unreadable: ${e.message})`);
-      }
-    } else {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  // A port is free when picked; should something take it before nginx
-  // binds it, nginx exits and the next attempt picks another.
-  let port = 0;
-  for (let attempt = 1; attempt <= 3 && !port; ++attempt) {
-    const candidate = await freePort();
-    writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, candidate));
-    const nginx = t.spawnProcess('nginx', options.nginx,
-      ['-p', dir, '-e', `${dir}/error.log`, '-c', 'nginx.conf', '-g', `daemon off; pid ${dir}/nginx.pid;`],
-      { lastResort: 'SIGTERM' });
-    const up = await Promise.race([
-      waitForPort('nginx', '127.0.0.1', candidate, 10000).then(() => true),
-      nginx.exitedPromise.then(() => false),
-    ]);
-    if (up) port = candidate;
-    else t.log(`nginx did not start (${nginx.exited}) on attempt ${attempt}:\n${nginx.output()}`);
-  }
-  if (!port) throw new Error('nginx did not start; see its output above and the error log');
+  const { port } = await startNginx(t, options.nginx, 'nchan', nginxConfig);
   const base = `http://127.0.0.1:${port}`;
   t.log(`nginx with nchan on ${base}`);
 

@@ -5,7 +5,10 @@
 // the test instead of stalling CI.
 
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // parseOptions(argv, { name: default, ... }): "--some-name VALUE" fills
@@ -80,6 +83,45 @@ export async function waitForPort(what, host, port, timeoutMs) {
       });
       socket.once('error', () => resolve(false));
     }), 50);
+}
+
+// startNginx(t, nginxBinary, name, configFor): runs nginx from a fresh temp
+// prefix with the config configFor(dir, port) returns, on a free port, and
+// resolves to { port, dir }. The prefix is removed afterwards, or its error
+// log printed when the test failed. A port is free when picked; should
+// something take it before nginx binds it, nginx exits and the next attempt
+// picks another.
+export async function startNginx(t, nginxBinary, name, configFor) {
+  // nginx's workers run as `nobody` when the test runs as root: they must
+  // be able to enter the prefix directory.
+  const dir = mkdtempSync(path.join(tmpdir(), `ssepp-${name}-`));
+  chmodSync(dir, 0o755);
+  t.defer(() => {
+    if (t.failed) {
+      console.log(`--- ${dir}/error.log:`);
+      try {
+        console.log(readFileSync(path.join(dir, 'error.log'), 'utf8').split('\n').slice(-30).join('\n'));
+      } catch (e) {
+        console.log(`(unreadable: ${e.message})`);
+      }
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  for (let attempt = 1; attempt <= 3; ++attempt) {
+    const port = await freePort();
+    writeFileSync(path.join(dir, 'nginx.conf'), configFor(dir, port));
+    const nginx = t.spawnProcess('nginx', nginxBinary,
+      ['-p', dir, '-e', `${dir}/error.log`, '-c', 'nginx.conf', '-g', `daemon off; pid ${dir}/nginx.pid;`],
+      { lastResort: 'SIGTERM' });
+    const up = await Promise.race([
+      waitForPort('nginx', '127.0.0.1', port, 10000).then(() => true),
+      nginx.exitedPromise.then(() => false),
+    ]);
+    if (up) return { port, dir };
+    t.log(`nginx did not start (${nginx.exited}) on attempt ${attempt}:\n${nginx.output()}`);
+  }
+  throw new Error('nginx did not start; see its output above and the error log');
 }
 
 export class Harness {

@@ -15,15 +15,12 @@
 //
 // Usage: node nginx_proxy.mjs --hub-server PATH [--nginx PATH]
 
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 
-import { Harness, freePort, parseOptions, waitFor, waitForPort } from './harness.mjs';
+import { Harness, parseOptions, startNginx, waitFor } from './harness.mjs';
 
 const options = parseOptions(process.argv.slice(2), {
   hubServer: process.env.HUB_SERVER || '',
@@ -151,40 +148,8 @@ await new Harness('nginx_proxy', { timeoutMs: 55000 }).run(async (t) => {
   const control = await startControlUpstream();
   t.defer(() => new Promise((resolve) => control.close(resolve)));
 
-  // nginx workers run as `nobody` when the test runs as root: they must be
-  // able to enter the prefix directory.
-  const dir = mkdtempSync(path.join(tmpdir(), 'ssepp-nginx-'));
-  chmodSync(dir, 0o755);
-  t.defer(() => {
-    if (t.failed) {
-      console.log(`--- ${dir}/error.log:`);
-      try {
-        console.log(readFileSync(path.join(dir, 'error.log'), 'utf8').split('\n').slice(-30).join('\n'));
-      } catch (e) {
-        console.log(`(unreadable: ${e.message})`);
-      }
-    } else {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  // The port is free when picked; if something takes it before nginx binds
-  // it, nginx exits and the next try picks another.
-  let nginxPort = 0;
-  for (let attempt = 1; attempt <= 3 && !nginxPort; ++attempt) {
-    const port = await freePort();
-    writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, port, hub.port, control.address().port));
-    const nginx = t.spawnProcess('nginx', options.nginx,
-      ['-p', dir, '-e', `${dir}/error.log`, '-c', 'nginx.conf', '-g', `daemon off; pid ${dir}/nginx.pid;`],
-      { lastResort: 'SIGTERM' });
-    const up = await Promise.race([
-      waitForPort('nginx', '127.0.0.1', port, 10000).then(() => true),
-      nginx.exitedPromise.then(() => false),
-    ]);
-    if (up) nginxPort = port;
-    else t.log(`nginx did not start (${nginx.exited}) on attempt ${attempt}:\n${nginx.output()}`);
-  }
-  if (!nginxPort) throw new Error('nginx did not start; see its output above and the error log');
+  const { port: nginxPort } = await startNginx(t, options.nginx, 'nginx',
+    (dir, port) => nginxConfig(dir, port, hub.port, control.address().port));
   const front = `http://127.0.0.1:${nginxPort}`;
   t.log(`nginx on ${front} proxies to ${hubBase} (proxy_buffering on, gzip on for text/event-stream)`);
 
