@@ -144,6 +144,14 @@ class server {
   }
   void accept();
   void schedule_tick();
+  // Each connection's handlers must not run concurrently: a strand of its
+  // own when several threads run the io_context; with one thread the
+  // io_context's executor already guarantees it, without a strand's memory
+  // or a post per write.
+  ::asio::any_io_executor connection_executor() {
+    if (thread_count_ == 1) return io_.get_executor();
+    return ::asio::make_strand(io_);
+  }
   // The hub's options with schedule_flush arming flush_timer_ (unless the
   // caller brought their own scheduler).
   hub_options with_flush_timer(hub_options o) {
@@ -182,6 +190,7 @@ class server {
   std::atomic<std::size_t> connections_{0};
   std::atomic<bool> stopping_{false};
   std::uint16_t port_ = 0;
+  std::size_t thread_count_ = 1;  // I/O threads, fixed by start()
   std::mutex join_mutex_;
 };
 
@@ -192,7 +201,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
  public:
   connection(server& s, socket_type socket)
       : server_(s),
-        strand_(::asio::make_strand(s.io_.get_executor())),
+        strand_(socket.get_executor()),  // accept() gave it connection_executor()
         socket_(std::make_shared<socket_type>(std::move(socket))),
         timer_(std::make_unique<::asio::steady_timer>(strand_)) {
     server_.connections_.fetch_add(1);
@@ -386,7 +395,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
   }
 
   server& server_;
-  ::asio::strand<::asio::io_context::executor_type> strand_;
+  ::asio::any_io_executor strand_;  // serializes this connection's handlers
   std::shared_ptr<socket_type> socket_;
   // The request phase's state lives on the heap and is freed once a stream
   // starts: an idle stream keeps only what streaming needs.
@@ -477,11 +486,11 @@ inline void server::start() {
   acceptor_.bind(endpoint);
   acceptor_.listen(::asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
+  thread_count_ =
+      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   accept();
   schedule_tick();
-  std::size_t n =
-      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
 inline void server::wait() {
@@ -525,7 +534,7 @@ inline void server::stop() {
 }
 
 inline void server::accept() {
-  acceptor_.async_accept(::asio::make_strand(io_), [this](std::error_code ec, socket_type socket) {
+  acceptor_.async_accept(connection_executor(), [this](std::error_code ec, socket_type socket) {
     if (ec == ::asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly
