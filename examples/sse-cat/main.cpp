@@ -315,17 +315,17 @@ bool parse_command_line(int argc, char** argv, command_line& cl) {
     // The options with a value: "--name N" or "--name=N".
     const std::size_t equals = arg.find('=');
     const std::string_view name = arg.substr(0, equals);
+    // The value after '=' or in the next argument; nullopt (after saying
+    // so) when there is none.
+    auto take_value = [&]() -> std::optional<std::string_view> {
+      if (equals != arg.npos) return arg.substr(equals + 1);
+      if (i + 1 < argc) return std::string_view(argv[++i]);
+      usage_error("option '" + std::string(name) + "' needs a value");
+      return std::nullopt;
+    };
     if (is_url_option(name)) {
-      std::string_view value;
-      if (equals != arg.npos) {
-        value = arg.substr(equals + 1);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        usage_error("option '" + std::string(name) + "' needs a value");
-        return false;
-      }
-      if (!set_url_option(name, value, cl)) return false;
+      const auto value = take_value();
+      if (!value || !set_url_option(name, *value, cl)) return false;
       continue;
     }
     std::size_t* target = nullptr;
@@ -342,16 +342,8 @@ bool parse_command_line(int argc, char** argv, command_line& cl) {
       usage_error("unknown option '" + std::string(arg) + "'");
       return false;
     }
-    std::string_view value;
-    if (equals != arg.npos) {
-      value = arg.substr(equals + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      usage_error("option '" + std::string(name) + "' needs a value");
-      return false;
-    }
-    if (!parse_size(name, value, min, *target)) return false;
+    const auto value = take_value();
+    if (!value || !parse_size(name, *value, min, *target)) return false;
   }
   return cl.help || check_mode(cl);
 }
