@@ -12,24 +12,12 @@ endforeach()
 
 file(REMOVE_RECURSE "${BINARY_DIR}" "${PREFIX}")
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE _result OUTPUT_VARIABLE _out ERROR_VARIABLE _out)
-  if(NOT _result EQUAL 0)
-    message(FATAL_ERROR "failed (${_result}): ${ARGN}\n${_out}")
-  endif()
-endfunction()
-
-set(_configure "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${BINARY_DIR}" -G "${GENERATOR}"
+include("${CMAKE_CURRENT_LIST_DIR}/commands.cmake")
+cmake_configure_command(_configure "${SOURCE_DIR}" "${BINARY_DIR}"
   -DSSEPP_BUILD_TESTS=OFF -DSSEPP_BUILD_EXAMPLES=OFF -DSSEPP_BUILD_BENCH=OFF)
-if(MAKE_PROGRAM)
-  list(APPEND _configure "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
-if(CXX_COMPILER)
-  list(APPEND _configure "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-endif()
-run(${_configure})
-run("${CMAKE_COMMAND}" --build "${BINARY_DIR}")
-run("${CMAKE_COMMAND}" --install "${BINARY_DIR}" --prefix "${PREFIX}")
+run(COMMAND ${_configure})
+run(COMMAND "${CMAKE_COMMAND}" --build "${BINARY_DIR}")
+run(COMMAND "${CMAKE_COMMAND}" --install "${BINARY_DIR}" --prefix "${PREFIX}")
 
 foreach(_file include/ssepp/ssepp.hpp share/cmake/ssepp/ssepp-config.cmake
               share/cmake/ssepp/ssepp-config-version.cmake share/cmake/ssepp/ssepp-targets.cmake

@@ -8,25 +8,18 @@ if(NOT PKG_CONFIG)
   return()
 endif()
 
-function(run out_var)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE _result OUTPUT_VARIABLE _out ERROR_VARIABLE _err
-    OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(NOT _result EQUAL 0)
-    message(FATAL_ERROR "failed (${_result}): ${ARGN}\n${_out}\n${_err}")
-  endif()
-  set(${out_var} "${_out}" PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/commands.cmake")
 
 # Only the prefix under test: no ssepp.pc installed elsewhere may answer.
 set(ENV{PKG_CONFIG_PATH} "${PC_DIR}")
 set(ENV{PKG_CONFIG_LIBDIR} "${PC_DIR}")
 
-run(_version "${PKG_CONFIG}" --modversion ssepp)
+run(OUTPUT _version COMMAND "${PKG_CONFIG}" --modversion ssepp)
 if(NOT _version STREQUAL VERSION)
   message(FATAL_ERROR "pkg-config says ssepp ${_version}, the headers say ${VERSION}")
 endif()
 
-run(_cflags "${PKG_CONFIG}" --cflags ssepp)
+run(OUTPUT _cflags COMMAND "${PKG_CONFIG}" --cflags ssepp)
 message(STATUS "pkg-config --cflags ssepp: ${_cflags}")
 separate_arguments(_cflags UNIX_COMMAND "${_cflags}")
 set(_include_ok FALSE)
@@ -45,6 +38,6 @@ endif()
 
 file(MAKE_DIRECTORY "${BINARY_DIR}")
 set(_exe "${BINARY_DIR}/pkg_config_consumer")
-run(_ "${CXX}" -std=c++${STD} -Wall -Wextra -Wpedantic -Werror ${_cflags} "${SOURCE}" -o "${_exe}")
-run(_output "${_exe}")
+run(COMMAND "${CXX}" -std=c++${STD} -Wall -Wextra -Wpedantic -Werror ${_cflags} "${SOURCE}" -o "${_exe}")
+run(OUTPUT _output COMMAND "${_exe}")
 message(STATUS "${_output}")
