@@ -3,6 +3,7 @@
 #include <ssepp/ssepp.hpp>
 
 #include <asio.hpp>
+#include <cstdio>
 #include <string>
 
 int main() {
@@ -14,5 +15,11 @@ int main() {
     if (ssepp::format(wire, ev)) wire = "format failed";
   });
   io.run();
-  return wire == "data: from asio\n\n" ? 0 : 1;
+  if (wire != "data: from asio\n\n") {
+    std::fprintf(stderr, "formatting inside asio::io_context gave '%s'\n", wire.c_str());
+    return 1;
+  }
+  std::printf("ssepp %d.%d.%d formatted an event inside asio::io_context\n", SSEPP_VERSION_MAJOR,
+              SSEPP_VERSION_MINOR, SSEPP_VERSION_PATCH);
+  return 0;
 }

@@ -1,0 +1,242 @@
+# ssepp through the real Conan 2, offline (no remote is ever asked):
+#   cmake -DMODE=<mode> -DCONAN=<conan> -DCONAN_HOME=<dir> -DSOURCE_DIR=...
+#         -DWORK=... [see common.cmake] -P conan.cmake
+# MODE
+#   create    `conan create <checkout>` from an empty CONAN_HOME: the recipe's
+#             test_package must pass, the package must hold the checkout's
+#             headers and one package must serve every setting.
+#   consumer  after create, in its CONAN_HOME: a separate project with a
+#             conanfile.txt (CMakeDeps + CMakeToolchain) builds and runs the
+#             find_package consumer; pkg-config through PkgConfigDeps; the
+#             asio component, absent from that package, fails naming the
+#             option that adds it.
+#   asio      with_asio=True, asio coming from a stand-in for ConanCenter's
+#             asio made of this machine's Asio headers: the consumer's
+#             find_package(ssepp COMPONENTS asio) gives a working asio::asio.
+#   options   each option requires what it should (placeholder recipes answer
+#             for the ConanCenter ones), and with_openssl alone is refused.
+include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
+
+set(_have_conan FALSE)
+if(CONAN AND EXISTS "${CONAN}")
+  set(_have_conan TRUE)
+endif()
+require_or_skip(_have_conan
+  "conan not found (source ../shared/tools/packaging-env.sh before configuring, or pass -DSSEPP_CONAN=<conan>)")
+
+if(NOT CONAN_HOME)
+  set(CONAN_HOME "${WORK}/conan-home")
+endif()
+set(ENV{CONAN_HOME} "${CONAN_HOME}")
+# The profile Conan detects, and the builds it drives, use this build's compiler.
+if(CXX_COMPILER)
+  set(ENV{CXX} "${CXX_COMPILER}")
+endif()
+set(_version "${EXPECTED_VERSION}")
+set(_ref "ssepp/${_version}")
+
+# fresh_conan_home(): an empty cache with a detected profile and no remote.
+function(fresh_conan_home)
+  file(REMOVE_RECURSE "${CONAN_HOME}")
+  run(COMMAND "${CONAN}" profile detect --force)
+  run(COMMAND "${CONAN}" remote disable conancenter)
+endfunction()
+
+# create_ssepp([conan create options...]): `conan create <checkout>`, its
+# test_package built in WORK (not in the checkout).
+function(create_ssepp)
+  run(COMMAND "${CONAN}" create "${SOURCE_DIR}" --no-remote
+      -c "tools.cmake.cmake_layout:test_folder=${WORK}/test_package" ${ARGN}
+    OUTPUT _out)
+  set(_out "${_out}" PARENT_SCOPE)
+endfunction()
+
+# ssepp_packages(<var>): the ids of ssepp's binary packages in the cache.
+function(ssepp_packages out_var)
+  run_json(_json COMMAND "${CONAN}" list "${_ref}:*" --format=json)
+  string(JSON _revisions GET "${_json}" "Local Cache" "${_ref}" "revisions")
+  string(JSON _count LENGTH "${_revisions}")
+  set(_ids)
+  math(EXPR _last "${_count} - 1")
+  foreach(_r RANGE ${_last})
+    string(JSON _rrev MEMBER "${_revisions}" ${_r})
+    string(JSON _packages ERROR_VARIABLE _none GET "${_revisions}" "${_rrev}" "packages")
+    if(_none)
+      continue()
+    endif()
+    string(JSON _n LENGTH "${_packages}")
+    if(_n GREATER 0)
+      math(EXPR _n "${_n} - 1")
+      foreach(_p RANGE ${_n})
+        string(JSON _id MEMBER "${_packages}" ${_p})
+        list(APPEND _ids "${_id}")
+      endforeach()
+    endif()
+  endforeach()
+  set(${out_var} "${_ids}" PARENT_SCOPE)
+endfunction()
+
+# conan_install_consumer(<output folder> [conan install options...]).
+function(conan_install_consumer output_folder)
+  run(COMMAND "${CONAN}" install "${CONSUMER}" --no-remote "--output-folder=${output_folder}" ${ARGN})
+endfunction()
+
+if(MODE STREQUAL "create")
+  fresh_conan_home()
+  create_ssepp()
+  expect_output("${_out}" "ssepp ${_version} round trip ok" "the recipe's test_package")
+
+  ssepp_packages(_ids)
+  list(LENGTH _ids _count)
+  if(NOT _count EQUAL 1)
+    message(FATAL_ERROR "expected one package of ${_ref}, found: ${_ids}")
+  endif()
+  run(COMMAND "${CONAN}" cache path "${_ref}:${_ids}" OUTPUT _package)
+  string(STRIP "${_package}" _package)
+  expect_installed_headers("${_package}/include")
+  foreach(_file licenses/LICENSE lib/cmake/ssepp-conan-components.cmake)
+    if(NOT EXISTS "${_package}/${_file}")
+      message(FATAL_ERROR "the package lacks ${_file}: ${_package}")
+    endif()
+  endforeach()
+  if(EXISTS "${_package}/share")
+    message(FATAL_ERROR "the package keeps share/ (CMakeDeps writes ssepp's CMake files): ${_package}/share")
+  endif()
+
+  # Headers only: other settings are the same package, so no new one appears.
+  create_ssepp(-s build_type=Debug -s compiler.cppstd=20 --test-folder=)
+  ssepp_packages(_ids_after)
+  if(NOT _ids_after STREQUAL _ids)
+    message(FATAL_ERROR "a Debug, C++20 create made another package: ${_ids} became ${_ids_after}")
+  endif()
+  message(STATUS "one package, ${_ids}, for every setting: ${_package}")
+
+elseif(MODE STREQUAL "consumer")
+  copy_consumer()
+  conan_install_consumer("${WORK}/build")
+  build_consumer("${WORK}/build"
+    "-DCMAKE_TOOLCHAIN_FILE=${WORK}/build/conan_toolchain.cmake"
+    "-DSSEPP_EXPECTED_VERSION=${_version}" "-DSSEPP_EXPECTED_PREFIX=${WORK}/build")
+
+  # The package was made without Asio: asking for the component says how to get it.
+  build_consumer("${WORK}/build-asio"
+    "-DCMAKE_TOOLCHAIN_FILE=${WORK}/build/conan_toolchain.cmake" -DSSEPP_TEST_ASIO=ON
+    EXPECT_FAILURE "ssepp component asio needs asio::asio.*-o 'ssepp/\\*:with_asio=True'")
+
+  # pkg-config users get ssepp.pc from PkgConfigDeps.
+  if(PKG_CONFIG)
+    run(COMMAND "${CONAN}" install "--requires=${_ref}" --no-remote -g PkgConfigDeps
+      "--output-folder=${WORK}/pkg-config")
+    set(ENV{PKG_CONFIG_PATH} "${WORK}/pkg-config")
+    set(ENV{PKG_CONFIG_LIBDIR} "${WORK}/pkg-config")
+    run(COMMAND "${PKG_CONFIG}" --modversion ssepp OUTPUT _pc_version)
+    string(STRIP "${_pc_version}" _pc_version)
+    if(NOT _pc_version STREQUAL _version)
+      message(FATAL_ERROR "pkg-config says ssepp ${_pc_version}, expected ${_version}")
+    endif()
+    run(COMMAND "${PKG_CONFIG}" --cflags ssepp OUTPUT _cflags)
+    string(STRIP "${_cflags}" _cflags)
+    set(_include_dir)
+    if(_cflags MATCHES "^-I([^ ]+)$")
+      set(_include_dir "${CMAKE_MATCH_1}")
+    endif()
+    if(NOT EXISTS "${_include_dir}/ssepp/ssepp.hpp")
+      message(FATAL_ERROR "pkg-config --cflags ssepp does not point at the package's headers: ${_cflags}")
+    endif()
+    expect_installed_headers("${_include_dir}")
+  endif()
+
+elseif(MODE STREQUAL "asio")
+  asio_version(_asio_version)
+  fresh_conan_home()
+  set(ENV{SSEPP_ASIO_INCLUDE_DIR} "${ASIO_INCLUDE_DIR}")
+  run(COMMAND "${CONAN}" create "${SOURCE_DIR}/tests/packaging/stand_in/conan/asio"
+    --version=${_asio_version} --no-remote)
+
+  create_ssepp(-o "ssepp/*:with_asio=True")
+  expect_output("${_out}" "ssepp ${_version} round trip ok" "the recipe's test_package with Asio")
+  copy_consumer()
+  conan_install_consumer("${WORK}/build" -o "ssepp/*:with_asio=True")
+  # asio::asio must be the Conan package's, not the machine's own Asio.
+  build_consumer("${WORK}/build"
+    "-DCMAKE_TOOLCHAIN_FILE=${WORK}/build/conan_toolchain.cmake" -DSSEPP_TEST_ASIO=ON
+    "-DSSEPP_EXPECTED_PREFIX=${WORK}/build" "-DSSEPP_EXPECTED_ASIO_PREFIX=${CONAN_HOME}")
+
+elseif(MODE STREQUAL "options")
+  fresh_conan_home()
+  # Placeholders for the ConanCenter recipes, at versions inside the
+  # recipe's ranges: the graph resolves without any remote.
+  set(_placeholders asio/1.22.1 openssl/3.0.13 boost/1.83.0 cpp-httplib/0.11.4 hiredis/1.2.0)
+  file(WRITE "${WORK}/placeholder/conanfile.py"
+    "from conan import ConanFile\n\n\nclass Placeholder(ConanFile):\n    package_type = \"header-library\"\n")
+  foreach(_placeholder IN LISTS _placeholders)
+    string(REPLACE "/" ";" _parts "${_placeholder}")
+    list(GET _parts 0 _name)
+    list(GET _parts 1 _v)
+    run(COMMAND "${CONAN}" export "${WORK}/placeholder" --name=${_name} --version=${_v})
+  endforeach()
+
+  # conan_graph(<requires var> <invalid var> <option,...|none>): the packages
+  # ssepp requires with those options on, and why validate() refused them
+  # (empty when it did not).
+  function(conan_graph requires_var invalid_var options)
+    string(REPLACE "," ";" options "${options}")
+    set(_args)
+    foreach(_option IN LISTS options)
+      if(NOT _option STREQUAL "none")
+        list(APPEND _args -o "ssepp/*:${_option}=True")
+      endif()
+    endforeach()
+    run_json(_json COMMAND "${CONAN}" graph info "${SOURCE_DIR}" --no-remote ${_args} --format=json)
+    string(JSON _nodes GET "${_json}" graph nodes)
+    string(JSON _count LENGTH "${_nodes}")
+    set(_requires)
+    set(_invalid)
+    math(EXPR _last "${_count} - 1")
+    foreach(_k RANGE ${_last})
+      string(JSON _key MEMBER "${_nodes}" ${_k})
+      string(JSON _name GET "${_nodes}" "${_key}" name)
+      if(_name STREQUAL "ssepp")
+        string(JSON _invalid GET "${_nodes}" "${_key}" info_invalid)
+      else()
+        list(APPEND _requires "${_name}")
+      endif()
+    endforeach()
+    list(SORT _requires)
+    if(NOT _requires)
+      set(_requires "-")
+    endif()
+    if(_invalid STREQUAL "null")
+      set(_invalid)
+    endif()
+    set(${requires_var} "${_requires}" PARENT_SCOPE)
+    set(${invalid_var} "${_invalid}" PARENT_SCOPE)
+  endfunction()
+
+  # <options>:<the packages they must bring>, "-" for none.
+  set(_cases none:- with_asio:asio with_asio,with_openssl:asio,openssl with_boost:boost
+             with_boost,with_openssl:boost,openssl with_httplib:cpp-httplib with_redis:hiredis)
+  foreach(_case IN LISTS _cases)
+    string(REGEX REPLACE ":.*" "" _options "${_case}")
+    string(REGEX REPLACE ".*:" "" _expected "${_case}")
+    string(REPLACE "," ";" _expected "${_expected}")
+    conan_graph(_requires _invalid "${_options}")
+    if(NOT _requires STREQUAL _expected)
+      message(FATAL_ERROR "options ${_options} require [${_requires}], expected [${_expected}]")
+    endif()
+    if(_invalid)
+      message(FATAL_ERROR "options ${_options} were refused: ${_invalid}")
+    endif()
+    message(STATUS "options ${_options}: requires [${_requires}]")
+  endforeach()
+
+  # TLS without a transport to run it on is refused, saying what to add.
+  conan_graph(_requires _invalid with_openssl)
+  if(NOT _invalid MATCHES "with_openssl=True is TLS for ssepp's Asio client and server: also set with_asio=True")
+    message(FATAL_ERROR "with_openssl alone was not refused as it should be: '${_invalid}'")
+  endif()
+  message(STATUS "with_openssl alone: refused (${_invalid})")
+
+else()
+  message(FATAL_ERROR "conan.cmake: MODE must be create, consumer, asio or options, not '${MODE}'")
+endif()
