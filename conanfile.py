@@ -1,14 +1,18 @@
 # Conan 2 recipe for ssepp, from this checkout:
 #
-#   conan create . --no-remote                      # the core: headers only
-#   conan create . -o 'ssepp/*:with_asio=True'      # also requires asio
+#   conan create .                   # headers only: one package for every setting and option
+#
+# and in a consumer, with ssepp/<version> under [requires]:
+#
+#   conan install . -o 'ssepp/*:with_asio=True'    # the options are the consumer's
 #
 # The package is the project's own CMake install (headers, license); the
-# CMake package users find is written by CMakeDeps from package_info()
-# below, with the names ssepp's own install gives: find_package(ssepp CONFIG),
-# the target ssepp::ssepp, and the component asio providing asio::asio.
-# Every option defaults off, so the default package needs nothing from a
-# remote.
+# CMake package a consumer finds is written by CMakeDeps from package_info()
+# below, with the names ssepp's own install gives: find_package(ssepp
+# CONFIG), the target ssepp::ssepp, and the component asio for asio::asio.
+# One difference: here ssepp::ssepp also links what the options add (as
+# ConanCenter's header-only recipes do), where the install's is the core
+# alone. Every option defaults off, so the default needs no remote.
 import os
 import re
 
@@ -21,19 +25,20 @@ from conan.tools.files import copy, load, rmdir
 required_conan_version = ">=2.0"
 
 # The optional parts: each option adds one ConanCenter requirement, and
-# ssepp::ssepp links the targets it lists. The references are ranges so the
-# version of the library a consumer already uses satisfies them.
+# ssepp::ssepp links the targets (component names) it lists. The references
+# are ranges so the version of the library a consumer already uses
+# satisfies them. with_boost and with_redis are for the Boost.Asio / Beast
+# adapter and the Redis backplane, which are planned: until they are in the
+# headers these options bring the library and nothing of ssepp's uses it.
 _OPTIONAL_PARTS = {
     # ssepp/asio: the server and client on standalone Asio
     "with_asio": ("asio/[>=1.22 <2]", ["asio::asio"]),
-    # https:// for the Asio client and server (also defines SSEPP_ENABLE_OPENSSL)
+    # https:// in the Asio client (also defines SSEPP_ENABLE_OPENSSL)
     "with_openssl": ("openssl/[>=1.1 <4]", ["openssl::ssl", "openssl::crypto"]),
-    # the Boost.Asio / Beast adapter
+    # the Boost.Asio / Beast adapter (planned)
     "with_boost": ("boost/[>=1.74 <2]", ["boost::headers"]),
-    # the cpp-httplib adapter
-    "with_httplib": ("cpp-httplib/[>=0.11 <1]", ["cpp-httplib::cpp-httplib"]),
-    # the Redis backplane
-    "with_redis": ("hiredis/[>=0.14 <2]", ["hiredis::hiredis"]),
+    # the Redis backplane (planned)
+    "with_redis": ("hiredis/[>=1.0 <2]", ["hiredis::hiredislib"]),
 }
 
 
@@ -50,7 +55,7 @@ class SseppConan(ConanFile):
     # only what a consumer links changes. All off, nothing is required.
     options = {option: [True, False] for option in _OPTIONAL_PARTS}
     default_options = {option: False for option in _OPTIONAL_PARTS}
-    exports_sources = "CMakeLists.txt", "LICENSE", "cmake/*", "include/*"
+    exports_sources = "CMakeLists.txt", "LICENSE", "cmake/*", "!cmake/vcpkg/*", "include/*"
     no_copy_source = True
 
     # CMakeDeps includes this from the generated ssepp-config.cmake: it gives
@@ -74,10 +79,9 @@ class SseppConan(ConanFile):
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, 17)
-        if self.options.with_openssl and not (self.options.with_asio or self.options.with_boost):
+        if self.options.with_openssl and not self.options.with_asio:
             raise ConanInvalidConfiguration(
-                "ssepp/*:with_openssl=True is TLS for ssepp's Asio client and server: "
-                "also set with_asio=True (or with_boost=True)")
+                "ssepp/*:with_openssl=True is TLS for ssepp's Asio client: also set with_asio=True")
 
     def package_id(self):
         self.info.clear()
@@ -89,10 +93,11 @@ class SseppConan(ConanFile):
         toolchain = CMakeToolchain(self)
         # A packaging build: ssepp is the top-level project here, so its
         # tests, examples and benchmarks would otherwise be on.
-        for option in ("SSEPP_BUILD_TESTS", "SSEPP_BUILD_EXAMPLES", "SSEPP_BUILD_BENCH",
-                       "SSEPP_BUILD_FUZZERS"):
+        for option in ("SSEPP_BUILD_TESTS", "SSEPP_BUILD_EXAMPLES", "SSEPP_BUILD_BENCH"):
             toolchain.cache_variables[option] = False
-        toolchain.cache_variables["SSEPP_INSTALL"] = True
+        # No CMakeUserPresets.json in the sources (the checkout, for `conan
+        # install .`): Conan's presets stay in the build folder.
+        toolchain.user_presets_path = False
         toolchain.generate()
 
     def build(self):

@@ -11,7 +11,6 @@ from conan.tools.cmake import CMake, CMakeToolchain, cmake_layout
 class SseppTestPackageConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     generators = "CMakeDeps"
-    test_type = "explicit"
 
     def requirements(self):
         self.requires(self.tested_reference_str)

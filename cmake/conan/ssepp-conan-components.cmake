@@ -4,10 +4,13 @@
 # components a consumer asks for; it includes this file (a build module of
 # the recipe) after finding the package's requirements, so the components
 # mean here what they mean in ssepp's own CMake package: `asio` provides
-# asio::asio. A Conan package is built with a fixed set of requirements, so
-# a component it lacks cannot be found later: asking for one fails naming
-# the recipe option that adds it, instead of a link error on a missing
-# target.
+# asio::asio. Which requirements there are is the consumer's choice, made
+# with the recipe's options at `conan install`: asking for a component the
+# options left out fails naming the option, instead of a link error on a
+# missing target.
+
+cmake_policy(PUSH)
+cmake_policy(SET CMP0057 NEW)  # IN_LIST, whatever the consumer's minimum version
 
 # Each component: the target it provides and the recipe option that adds it.
 set(_ssepp_conan_components asio)
@@ -25,7 +28,7 @@ foreach(_ssepp_component IN LISTS ssepp_FIND_COMPONENTS)
     set(ssepp_${_ssepp_component}_FOUND TRUE)
   else()
     set(_ssepp_why
-      "ssepp component ${_ssepp_component} needs ${_ssepp_target}, and this Conan package of ssepp was made without it: install ssepp with -o 'ssepp/*:${_ssepp_option}=True'")
+      "ssepp component ${_ssepp_component} needs ${_ssepp_target}, and ssepp was installed without it: add -o 'ssepp/*:${_ssepp_option}=True' to conan install (or ssepp/*:${_ssepp_option}=True under [options] in conanfile.txt)")
   endif()
   if(NOT ssepp_${_ssepp_component}_FOUND AND ssepp_FIND_REQUIRED_${_ssepp_component})
     set(ssepp_FOUND FALSE)
@@ -42,3 +45,4 @@ unset(_ssepp_component)
 unset(_ssepp_target)
 unset(_ssepp_option)
 unset(_ssepp_why)
+cmake_policy(POP)

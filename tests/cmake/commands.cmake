@@ -1,44 +1,71 @@
 # Helpers for ssepp's test scripts (cmake -P), here and in tests/packaging.
 #
-# run([OUTPUT <var>] [EXPECT_FAILURE <regex>] COMMAND <command...>)
+# run([OUTPUT <var>] [ERROR <var>] [QUIET] [EXPECT_FAILURE <regex>]
+#     COMMAND <command...>)
 #   Runs the command in RUN_DIRECTORY (when the script sets it), showing
-#   its output as it comes. Without EXPECT_FAILURE it must succeed; with it,
-#   it must fail AND print something matching <regex>, so a failure for an
-#   unrelated reason (a typo, a missing file) is not the expected one.
-#   OUTPUT receives stdout and stderr, trailing whitespace removed.
+#   what it prints (QUIET: its stderr only). Without EXPECT_FAILURE it must
+#   succeed; with it, it must fail AND print something matching <regex>, so
+#   a failure for an unrelated reason (a typo, a missing file) is not the
+#   expected one. OUTPUT receives its stdout, ERROR its stderr, trailing
+#   whitespace removed.
 #
 # cmake_configure_command(<var> <source dir> <binary dir> [options...])
 #   `cmake -S -B` with the script's GENERATOR, MAKE_PROGRAM and CXX_COMPILER
 #   (those given), so what a test configures is built as this build is.
 
 function(run)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "OUTPUT;EXPECT_FAILURE" "COMMAND")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "QUIET" "OUTPUT;ERROR;EXPECT_FAILURE" "COMMAND")
   if(NOT arg_COMMAND)
     message(FATAL_ERROR "run: no COMMAND")
   endif()
   string(REPLACE ";" " " _shown "${arg_COMMAND}")
   message(STATUS "$ ${_shown}")
-  set(_directory)
+  set(_options)
   if(RUN_DIRECTORY)
-    set(_directory WORKING_DIRECTORY "${RUN_DIRECTORY}")
+    list(APPEND _options WORKING_DIRECTORY "${RUN_DIRECTORY}")
   endif()
-  execute_process(COMMAND ${arg_COMMAND} ${_directory} RESULT_VARIABLE _result
-    OUTPUT_VARIABLE _out ERROR_VARIABLE _out ECHO_OUTPUT_VARIABLE ECHO_ERROR_VARIABLE)
+  # Before CMake 3.18 the output is shown once the command has ended.
+  set(_echo_as_it_comes FALSE)
+  if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.18)
+    set(_echo_as_it_comes TRUE)
+    list(APPEND _options ECHO_ERROR_VARIABLE)
+    if(NOT arg_QUIET)
+      list(APPEND _options ECHO_OUTPUT_VARIABLE)
+    endif()
+  endif()
+  execute_process(COMMAND ${arg_COMMAND} ${_options} RESULT_VARIABLE _result
+    OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+  if(NOT _echo_as_it_comes)
+    if(NOT arg_QUIET)
+      message("${_out}")
+    endif()
+    message("${_err}")
+  endif()
   if(DEFINED arg_EXPECT_FAILURE)
     if(_result EQUAL 0)
       message(FATAL_ERROR "expected this to fail, but it succeeded: ${_shown}")
     endif()
-    if(NOT _out MATCHES "${arg_EXPECT_FAILURE}")
+    if(NOT "${_out}${_err}" MATCHES "${arg_EXPECT_FAILURE}")
       message(FATAL_ERROR "failed as expected, but the output lacks /${arg_EXPECT_FAILURE}/: ${_shown}")
     endif()
     message(STATUS "failed as expected, with /${arg_EXPECT_FAILURE}/")
   elseif(NOT _result EQUAL 0)
+    if(arg_QUIET)
+      message("${_out}")
+    endif()
     message(FATAL_ERROR "failed (${_result}): ${_shown}")
   endif()
-  if(arg_OUTPUT)
-    string(REGEX REPLACE "[ \t\r\n]+$" "" _out "${_out}")
-    set(${arg_OUTPUT} "${_out}" PARENT_SCOPE)
-  endif()
+  foreach(_stream OUTPUT ERROR)
+    if(arg_${_stream})
+      if(_stream STREQUAL "OUTPUT")
+        set(_text "${_out}")
+      else()
+        set(_text "${_err}")
+      endif()
+      string(REGEX REPLACE "[ \t\r\n]+$" "" _text "${_text}")
+      set(${arg_${_stream}} "${_text}" PARENT_SCOPE)
+    endif()
+  endforeach()
 endfunction()
 
 function(cmake_configure_command out_var source_dir binary_dir)

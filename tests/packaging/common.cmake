@@ -7,6 +7,8 @@
 # emptied first), REQUIRE (fail instead of skip), and what it needs of
 # GENERATOR, MAKE_PROGRAM, CXX_COMPILER, EXPECTED_VERSION, ASIO_INCLUDE_DIR.
 
+cmake_minimum_required(VERSION 3.16)  # policies for the scripts (IN_LIST)
+
 foreach(_var SOURCE_DIR WORK)
   if(NOT ${_var})
     message(FATAL_ERROR "${CMAKE_SCRIPT_MODE_FILE}: pass -D${_var}=...")
@@ -32,19 +34,12 @@ macro(require_or_skip have why)
   endif()
 endmacro()
 
-# run_json(<var> COMMAND <command...>): runs a command that prints a JSON
-# document on stdout (its log, on stderr, is shown) and must succeed.
-function(run_json out_var)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "COMMAND")
-  string(REPLACE ";" " " _shown "${arg_COMMAND}")
-  message(STATUS "$ ${_shown}")
-  execute_process(COMMAND ${arg_COMMAND} WORKING_DIRECTORY "${RUN_DIRECTORY}" RESULT_VARIABLE _result
-    OUTPUT_VARIABLE _json ERROR_VARIABLE _log ECHO_ERROR_VARIABLE)
-  if(NOT _result EQUAL 0)
-    message(FATAL_ERROR "failed (${_result}): ${_shown}\n${_json}")
-  endif()
-  set(${out_var} "${_json}" PARENT_SCOPE)
-endfunction()
+# The scripts read JSON (string(JSON), CMake 3.19); vcpkg itself wants 3.21.
+set(_cmake_is_new_enough FALSE)
+if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.19)
+  set(_cmake_is_new_enough TRUE)
+endif()
+require_or_skip(_cmake_is_new_enough "the packaging tests need CMake 3.19 or later, this is ${CMAKE_VERSION}")
 
 # expect_output(<output> <regex> <what>): the output must match.
 function(expect_output output regex what)
@@ -101,8 +96,12 @@ function(build_consumer build_dir)
     return()
   endif()
   run(COMMAND ${_configure})
-  run(COMMAND "${CMAKE_COMMAND}" --build "${build_dir}")
-  run(COMMAND "${build_dir}/consumer" OUTPUT _out)
+  run(COMMAND "${CMAKE_COMMAND}" --build "${build_dir}" --config Release)
+  set(_consumer "${build_dir}/consumer")
+  if(NOT EXISTS "${_consumer}" AND EXISTS "${build_dir}/Release/consumer")
+    set(_consumer "${build_dir}/Release/consumer")  # a multi-config generator
+  endif()
+  run(COMMAND "${_consumer}" OUTPUT _out)
   message(STATUS "the consumer printed: ${_out}")
 endfunction()
 

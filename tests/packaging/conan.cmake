@@ -10,11 +10,15 @@
 #             find_package consumer; pkg-config through PkgConfigDeps; the
 #             asio component, absent from that package, fails naming the
 #             option that adds it.
-#   asio      with_asio=True, asio coming from a stand-in for ConanCenter's
-#             asio made of this machine's Asio headers: the consumer's
-#             find_package(ssepp COMPONENTS asio) gives a working asio::asio.
-#   options   each option requires what it should (placeholder recipes answer
-#             for the ConanCenter ones), and with_openssl alone is refused.
+#   asio      the README's way: `conan create <checkout>`, then the consumer
+#             installs it with -o 'ssepp/*:with_asio=True', asio coming from
+#             a stand-in for ConanCenter's asio made of this machine's Asio
+#             headers: find_package(ssepp COMPONENTS asio) gives a working
+#             asio::asio.
+#   options   each option requires what it should and gives the consumer the
+#             targets it should (placeholder recipes with ConanCenter's names
+#             and components answer for the real ones); with_openssl alone
+#             is refused.
 include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
 
 set(_have_conan FALSE)
@@ -47,13 +51,13 @@ endfunction()
 function(create_ssepp)
   run(COMMAND "${CONAN}" create "${SOURCE_DIR}" --no-remote
       -c "tools.cmake.cmake_layout:test_folder=${WORK}/test_package" ${ARGN}
-    OUTPUT _out)
-  set(_out "${_out}" PARENT_SCOPE)
+    OUTPUT _stdout ERROR _stderr)
+  set(_out "${_stdout}\n${_stderr}" PARENT_SCOPE)  # Conan logs on stderr
 endfunction()
 
 # ssepp_packages(<var>): the ids of ssepp's binary packages in the cache.
 function(ssepp_packages out_var)
-  run_json(_json COMMAND "${CONAN}" list "${_ref}:*" --format=json)
+  run(QUIET COMMAND "${CONAN}" list "${_ref}:*" --format=json OUTPUT _json)
   string(JSON _revisions GET "${_json}" "Local Cache" "${_ref}" "revisions")
   string(JSON _count LENGTH "${_revisions}")
   set(_ids)
@@ -84,7 +88,7 @@ endfunction()
 if(MODE STREQUAL "create")
   fresh_conan_home()
   create_ssepp()
-  expect_output("${_out}" "ssepp ${_version} round trip ok" "the recipe's test_package")
+  expect_output("${_out}" "ssepp ${_version} package: formatted and parsed back" "the recipe's test_package")
 
   ssepp_packages(_ids)
   list(LENGTH _ids _count)
@@ -92,7 +96,6 @@ if(MODE STREQUAL "create")
     message(FATAL_ERROR "expected one package of ${_ref}, found: ${_ids}")
   endif()
   run(COMMAND "${CONAN}" cache path "${_ref}:${_ids}" OUTPUT _package)
-  string(STRIP "${_package}" _package)
   expect_installed_headers("${_package}/include")
   foreach(_file licenses/LICENSE lib/cmake/ssepp-conan-components.cmake)
     if(NOT EXISTS "${_package}/${_file}")
@@ -118,10 +121,10 @@ elseif(MODE STREQUAL "consumer")
     "-DCMAKE_TOOLCHAIN_FILE=${WORK}/build/conan_toolchain.cmake"
     "-DSSEPP_EXPECTED_VERSION=${_version}" "-DSSEPP_EXPECTED_PREFIX=${WORK}/build")
 
-  # The package was made without Asio: asking for the component says how to get it.
+  # Installed without with_asio: asking for the component says how to get it.
   build_consumer("${WORK}/build-asio"
     "-DCMAKE_TOOLCHAIN_FILE=${WORK}/build/conan_toolchain.cmake" -DSSEPP_TEST_ASIO=ON
-    EXPECT_FAILURE "ssepp component asio needs asio::asio.*-o 'ssepp/\\*:with_asio=True'")
+    EXPECT_FAILURE "ssepp component asio needs asio::asio, and ssepp was installed without it:.*ssepp/\\*:with_asio=True.*conan install")
 
   # pkg-config users get ssepp.pc from PkgConfigDeps.
   if(PKG_CONFIG)
@@ -130,12 +133,10 @@ elseif(MODE STREQUAL "consumer")
     set(ENV{PKG_CONFIG_PATH} "${WORK}/pkg-config")
     set(ENV{PKG_CONFIG_LIBDIR} "${WORK}/pkg-config")
     run(COMMAND "${PKG_CONFIG}" --modversion ssepp OUTPUT _pc_version)
-    string(STRIP "${_pc_version}" _pc_version)
     if(NOT _pc_version STREQUAL _version)
       message(FATAL_ERROR "pkg-config says ssepp ${_pc_version}, expected ${_version}")
     endif()
     run(COMMAND "${PKG_CONFIG}" --cflags ssepp OUTPUT _cflags)
-    string(STRIP "${_cflags}" _cflags)
     set(_include_dir)
     if(_cflags MATCHES "^-I([^ ]+)$")
       set(_include_dir "${CMAKE_MATCH_1}")
@@ -153,8 +154,10 @@ elseif(MODE STREQUAL "asio")
   run(COMMAND "${CONAN}" create "${SOURCE_DIR}/tests/packaging/stand_in/conan/asio"
     --version=${_asio_version} --no-remote)
 
-  create_ssepp(-o "ssepp/*:with_asio=True")
-  expect_output("${_out}" "ssepp ${_version} round trip ok" "the recipe's test_package with Asio")
+  # One package serves every option (package_id): the option is the
+  # consumer's, given where it installs ssepp.
+  create_ssepp()
+  expect_output("${_out}" "ssepp ${_version} package: formatted and parsed back" "the recipe's test_package")
   copy_consumer()
   conan_install_consumer("${WORK}/build" -o "ssepp/*:with_asio=True")
   # asio::asio must be the Conan package's, not the machine's own Asio.
@@ -166,73 +169,100 @@ elseif(MODE STREQUAL "options")
   fresh_conan_home()
   # Placeholders for the ConanCenter recipes, at versions inside the
   # recipe's ranges: the graph resolves without any remote.
-  set(_placeholders asio/1.22.1 openssl/3.0.13 boost/1.83.0 cpp-httplib/0.11.4 hiredis/1.2.0)
-  file(WRITE "${WORK}/placeholder/conanfile.py"
-    "from conan import ConanFile\n\n\nclass Placeholder(ConanFile):\n    package_type = \"header-library\"\n")
-  foreach(_placeholder IN LISTS _placeholders)
-    string(REPLACE "/" ";" _parts "${_placeholder}")
-    list(GET _parts 0 _name)
-    list(GET _parts 1 _v)
-    run(COMMAND "${CONAN}" export "${WORK}/placeholder" --name=${_name} --version=${_v})
+  foreach(_placeholder asio/1.22.1 openssl/3.0.13 boost/1.83.0 hiredis/1.2.0)
+    string(REGEX REPLACE "/.*" "" _name "${_placeholder}")
+    string(REGEX REPLACE ".*/" "" _v "${_placeholder}")
+    run(COMMAND "${CONAN}" export "${SOURCE_DIR}/tests/packaging/stand_in/conan/placeholder"
+      --name=${_name} --version=${_v})
   endforeach()
+  run(COMMAND "${CONAN}" export "${SOURCE_DIR}")
+  # A project that finds ssepp and reports the targets it was given.
+  file(WRITE "${WORK}/check/CMakeLists.txt" [=[
+cmake_minimum_required(VERSION 3.16)
+project(ssepp_options_check LANGUAGES NONE)
+find_package(ssepp CONFIG REQUIRED)
+string(REPLACE "," ";" EXPECTED_TARGETS "${EXPECTED_TARGETS}")
+foreach(_target IN LISTS EXPECTED_TARGETS)
+  if(NOT TARGET ${_target})
+    message(FATAL_ERROR "find_package(ssepp) gave no ${_target}")
+  endif()
+endforeach()
+get_target_property(_definitions ssepp::ssepp INTERFACE_COMPILE_DEFINITIONS)
+if(EXPECT_OPENSSL_DEFINE AND NOT _definitions MATCHES "SSEPP_ENABLE_OPENSSL")
+  message(FATAL_ERROR "ssepp::ssepp does not define SSEPP_ENABLE_OPENSSL: ${_definitions}")
+elseif(NOT EXPECT_OPENSSL_DEFINE AND _definitions MATCHES "SSEPP_ENABLE_OPENSSL")
+  message(FATAL_ERROR "ssepp::ssepp defines SSEPP_ENABLE_OPENSSL without with_openssl")
+endif()
+message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_definitions}")
+]=])
 
-  # conan_graph(<requires var> <invalid var> <option,...|none>): the packages
-  # ssepp requires with those options on, and why validate() refused them
-  # (empty when it did not).
-  function(conan_graph requires_var invalid_var options)
-    string(REPLACE "," ";" options "${options}")
+  # <options>|<the packages they must bring>|<the targets find_package gives>,
+  # "-" for none.
+  set(_cases
+    "none|-|-"
+    "with_asio|asio|asio::asio"
+    "with_asio,with_openssl|asio,openssl|asio::asio,OpenSSL::SSL,OpenSSL::Crypto"
+    "with_boost|boost|Boost::headers"
+    "with_redis|hiredis|hiredis::hiredis")
+  set(_i 0)
+  foreach(_case IN LISTS _cases)
+    math(EXPR _i "${_i} + 1")
+    string(REPLACE "|" ";" _case "${_case}")
+    list(GET _case 0 _options)
+    list(GET _case 1 _expected_packages)
+    list(GET _case 2 _expected_targets)
+    string(REPLACE "," ";" _options "${_options}")
+    string(REPLACE "," ";" _expected_packages "${_expected_packages}")
     set(_args)
-    foreach(_option IN LISTS options)
+    foreach(_option IN LISTS _options)
       if(NOT _option STREQUAL "none")
         list(APPEND _args -o "ssepp/*:${_option}=True")
       endif()
     endforeach()
-    run_json(_json COMMAND "${CONAN}" graph info "${SOURCE_DIR}" --no-remote ${_args} --format=json)
+    # CMakeDeps fails here if package_info() links a component the
+    # required package does not have.
+    set(_out "${WORK}/case-${_i}")
+    run(QUIET COMMAND "${CONAN}" install "--requires=${_ref}" --no-remote --build=missing
+      -g CMakeDeps -g CMakeToolchain "--output-folder=${_out}" ${_args} --format=json
+      OUTPUT _json)
     string(JSON _nodes GET "${_json}" graph nodes)
     string(JSON _count LENGTH "${_nodes}")
-    set(_requires)
-    set(_invalid)
+    set(_packages)
     math(EXPR _last "${_count} - 1")
     foreach(_k RANGE ${_last})
       string(JSON _key MEMBER "${_nodes}" ${_k})
       string(JSON _name GET "${_nodes}" "${_key}" name)
-      if(_name STREQUAL "ssepp")
-        string(JSON _invalid GET "${_nodes}" "${_key}" info_invalid)
-      else()
-        list(APPEND _requires "${_name}")
+      if(NOT _name MATCHES "^(ssepp|null|)$")  # the consumer has no name
+        list(APPEND _packages "${_name}")
       endif()
     endforeach()
-    list(SORT _requires)
-    if(NOT _requires)
-      set(_requires "-")
+    list(SORT _packages)
+    if(NOT _packages)
+      set(_packages "-")
     endif()
-    if(_invalid STREQUAL "null")
-      set(_invalid)
+    if(NOT _packages STREQUAL _expected_packages)
+      message(FATAL_ERROR "options ${_options} require [${_packages}], expected [${_expected_packages}]")
     endif()
-    set(${requires_var} "${_requires}" PARENT_SCOPE)
-    set(${invalid_var} "${_invalid}" PARENT_SCOPE)
-  endfunction()
-
-  # <options>:<the packages they must bring>, "-" for none.
-  set(_cases none:- with_asio:asio with_asio,with_openssl:asio,openssl with_boost:boost
-             with_boost,with_openssl:boost,openssl with_httplib:cpp-httplib with_redis:hiredis)
-  foreach(_case IN LISTS _cases)
-    string(REGEX REPLACE ":.*" "" _options "${_case}")
-    string(REGEX REPLACE ".*:" "" _expected "${_case}")
-    string(REPLACE "," ";" _expected "${_expected}")
-    conan_graph(_requires _invalid "${_options}")
-    if(NOT _requires STREQUAL _expected)
-      message(FATAL_ERROR "options ${_options} require [${_requires}], expected [${_expected}]")
+    if(_expected_targets STREQUAL "-")
+      set(_expected_targets)  # a comma-separated list: a ";" would split the -D
     endif()
-    if(_invalid)
-      message(FATAL_ERROR "options ${_options} were refused: ${_invalid}")
+    set(_openssl FALSE)
+    if("with_openssl" IN_LIST _options)
+      set(_openssl TRUE)
     endif()
-    message(STATUS "options ${_options}: requires [${_requires}]")
+    cmake_configure_command(_configure "${WORK}/check" "${_out}/check"
+      -DCMAKE_BUILD_TYPE=Release "-DCMAKE_TOOLCHAIN_FILE=${_out}/conan_toolchain.cmake"
+      "-DEXPECTED_TARGETS=${_expected_targets}"
+      "-DEXPECT_OPENSSL_DEFINE=${_openssl}")
+    run(COMMAND ${_configure})
+    message(STATUS "options ${_options}: requires [${_packages}]")
   endforeach()
 
   # TLS without a transport to run it on is refused, saying what to add.
-  conan_graph(_requires _invalid with_openssl)
-  if(NOT _invalid MATCHES "with_openssl=True is TLS for ssepp's Asio client and server: also set with_asio=True")
+  run(QUIET COMMAND "${CONAN}" graph info "${SOURCE_DIR}" --no-remote -o "ssepp/*:with_openssl=True"
+    --format=json OUTPUT _json)
+  string(JSON _invalid GET "${_json}" graph nodes 0 info_invalid)
+  if(NOT _invalid MATCHES "with_openssl=True is TLS for ssepp's Asio client: also set with_asio=True")
     message(FATAL_ERROR "with_openssl alone was not refused as it should be: '${_invalid}'")
   endif()
   message(STATUS "with_openssl alone: refused (${_invalid})")

@@ -138,18 +138,19 @@ elseif(MODE STREQUAL "asio")
 elseif(MODE STREQUAL "features")
   # Placeholders for the registry's ports: the plan resolves offline, and a
   # dependency the test does not know fails it ("does not exist").
-  foreach(_port asio openssl boost-asio boost-beast cpp-httplib hiredis)
+  foreach(_port asio openssl boost-asio boost-beast hiredis)
     file(WRITE "${WORK}/placeholders/${_port}/vcpkg.json" "{\"name\": \"${_port}\", \"version\": \"0\"}\n")
     file(WRITE "${WORK}/placeholders/${_port}/portfile.cmake" "set(VCPKG_POLICY_EMPTY_PACKAGE enabled)\n")
   endforeach()
-  # <feature>:<the ports it must bring>, "-" for none.
-  set(_cases core:- asio:asio openssl:asio,openssl boost:boost-asio,boost-beast
-             httplib:cpp-httplib redis:hiredis)
+  # <what to install>:<the ports it must bring>, "-" for none; plain
+  # `ssepp` takes the default features.
+  set(_cases ssepp:- ssepp[asio]:asio ssepp[openssl]:asio,openssl
+             ssepp[boost]:boost-asio,boost-beast ssepp[redis]:hiredis)
   foreach(_case IN LISTS _cases)
-    string(REGEX REPLACE ":.*" "" _feature "${_case}")
+    string(REGEX REPLACE ":.*" "" _install "${_case}")
     string(REGEX REPLACE ".*:" "" _expected "${_case}")
     string(REPLACE "," ";" _expected "${_expected}")
-    run(COMMAND "${_vcpkg}" install "ssepp[${_feature}]" --dry-run
+    run(COMMAND "${_vcpkg}" install "${_install}" --dry-run
       "--overlay-ports=${_overlay}" "--overlay-ports=${WORK}/placeholders" OUTPUT _plan)
     listed_ports(_ports "${_plan}")
     list(REMOVE_ITEM _ports ssepp vcpkg-cmake vcpkg-cmake-config)
@@ -157,9 +158,9 @@ elseif(MODE STREQUAL "features")
       set(_ports "-")
     endif()
     if(NOT _ports STREQUAL _expected)
-      message(FATAL_ERROR "ssepp[${_feature}] brings [${_ports}], expected [${_expected}]")
+      message(FATAL_ERROR "${_install} brings [${_ports}], expected [${_expected}]")
     endif()
-    message(STATUS "ssepp[${_feature}] brings [${_ports}]")
+    message(STATUS "${_install} brings [${_ports}]")
   endforeach()
 
 else()

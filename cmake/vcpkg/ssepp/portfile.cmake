@@ -2,12 +2,16 @@
 #
 #   vcpkg install ssepp --overlay-ports=<checkout>/cmake/vcpkg
 #
-# The features (asio, openssl, boost, httplib, redis) only bring the ports
-# their parts need: the headers are the same whichever are on.
+# The features (asio, openssl, boost, redis) only bring the ports their
+# parts need: the headers are the same whichever are on.
 #
-# vcpkg hashes this port, not the sources it builds, so a binary cache would
-# serve an old build after a header changed: build it with binary caching
-# off (VCPKG_BINARY_SOURCES=clear).
+# vcpkg keys a build by this port's files, not by the sources it builds, so
+# after the checkout changes vcpkg still counts the old install (and any
+# binary cache of it) as current: reinstall with `vcpkg remove ssepp` and
+# `vcpkg install ssepp --overlay-ports=... --editable` (classic mode), or
+# delete the build's vcpkg_installed/ with VCPKG_BINARY_SOURCES=clear set
+# (manifest mode). ssepp's tests build it from fresh trees with the binary
+# cache off.
 get_filename_component(SOURCE_PATH "${CURRENT_PORT_DIR}/../../.." ABSOLUTE)
 if(NOT EXISTS "${SOURCE_PATH}/include/ssepp/version.hpp")
   message(FATAL_ERROR "ssepp's overlay port must stay in cmake/vcpkg/ssepp of an ssepp checkout; "
