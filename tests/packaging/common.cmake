@@ -48,6 +48,21 @@ function(expect_output output regex what)
   endif()
 endfunction()
 
+# expect_names(<what> <names> <expected>): the names, in any order, are
+# the expected ones, given comma-separated ("-" for none).
+function(expect_names what names expected)
+  list(SORT names)
+  string(REPLACE "," ";" expected "${expected}")
+  list(SORT expected)
+  if(expected STREQUAL "-")
+    set(expected "")
+  endif()
+  if(NOT "${names}" STREQUAL "${expected}")
+    message(FATAL_ERROR "${what} [${names}], expected [${expected}]")
+  endif()
+  message(STATUS "${what} [${names}]")
+endfunction()
+
 # expect_installed_headers(<include dir>): <include dir>/ssepp holds exactly
 # the checkout's headers, byte for byte. Catches a package built from stale
 # sources (a binary cache) as well as a header left out.

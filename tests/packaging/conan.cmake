@@ -212,7 +212,6 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
     list(GET _case 1 _expected_packages)
     list(GET _case 2 _expected_targets)
     string(REPLACE "," ";" _options "${_options}")
-    string(REPLACE "," ";" _expected_packages "${_expected_packages}")
     set(_args)
     foreach(_option IN LISTS _options)
       if(NOT _option STREQUAL "none")
@@ -236,13 +235,7 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
         list(APPEND _packages "${_name}")
       endif()
     endforeach()
-    list(SORT _packages)
-    if(NOT _packages)
-      set(_packages "-")
-    endif()
-    if(NOT _packages STREQUAL _expected_packages)
-      message(FATAL_ERROR "options ${_options} require [${_packages}], expected [${_expected_packages}]")
-    endif()
+    expect_names("options ${_options} require" "${_packages}" "${_expected_packages}")
     if(_expected_targets STREQUAL "-")
       set(_expected_targets)  # a comma-separated list: a ";" would split the -D
     endif()
@@ -255,7 +248,6 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
       "-DEXPECTED_TARGETS=${_expected_targets}"
       "-DEXPECT_OPENSSL_DEFINE=${_openssl}")
     run(COMMAND ${_configure})
-    message(STATUS "options ${_options}: requires [${_packages}]")
   endforeach()
 
   # TLS without a transport to run it on is refused, saying what to add.
