@@ -8,8 +8,8 @@
 #   consumer  after create, in its CONAN_HOME: a separate project with a
 #             conanfile.txt (CMakeDeps + CMakeToolchain) builds and runs the
 #             find_package consumer; pkg-config through PkgConfigDeps; the
-#             asio component, absent from that package, fails naming the
-#             option that adds it.
+#             asio component, asked of an ssepp installed without with_asio,
+#             fails naming the option.
 #   asio      the README's way: `conan create <checkout>`, then the consumer
 #             installs it with -o 'ssepp/*:with_asio=True', asio coming from
 #             a stand-in for ConanCenter's asio made of this machine's Asio
