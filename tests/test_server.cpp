@@ -40,6 +40,7 @@
 #include <ssepp/parser.hpp>
 
 using namespace std::chrono_literals;
+namespace net = ssepp::asio::net;
 using ssepp::asio::log_level;
 using ssepp::asio::server;
 using ssepp::asio::server_options;

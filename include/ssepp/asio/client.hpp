@@ -4,10 +4,7 @@
 // TLS, redirects, backoff with jitter, Retry-After, a stall watchdog).
 #pragma once
 
-#include <asio.hpp>
-#if defined(SSEPP_ENABLE_OPENSSL)
-#include <asio/ssl.hpp>
-#endif
+#include "net.hpp"
 
 #include <algorithm>
 #include <array>
@@ -33,6 +30,7 @@
 #include "url.hpp"
 
 namespace ssepp::asio {
+inline namespace SSEPP_ASIO_FLAVOUR {
 
 /// How an event_source connects and reconnects. Defaults match a browser.
 struct client_options {
@@ -86,7 +84,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   using listener = std::function<void(const message&)>;
 
   /// A client for `url` on `executor` (e.g. io_context.get_executor()).
-  static std::shared_ptr<event_source> create(::asio::any_io_executor executor, std::string url,
+  static std::shared_ptr<event_source> create(net::any_io_executor executor, std::string url,
                                               client_options options = {}) {
     return std::shared_ptr<event_source>(
         new event_source(std::move(executor), std::move(url), std::move(options)));
@@ -110,7 +108,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   /// Connects (asynchronously).
   void start() {
     auto self = shared_from_this();
-    ::asio::dispatch(strand_, [self] { self->connect(self->url_text_); });
+    net::dispatch(strand_, [self] { self->connect(self->url_text_); });
   }
 
   /// Stops for good: cancels everything, no reconnect, no more events.
@@ -119,7 +117,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     // readyState is CLOSED as soon as close() returns, as in a browser.
     state_ = ready_state::closed;
     auto self = shared_from_this();
-    ::asio::dispatch(strand_, [self] { self->finish(); });
+    net::dispatch(strand_, [self] { self->finish(); });
   }
 
   ready_state state() const noexcept { return state_.load(); }
@@ -152,8 +150,8 @@ class event_source : public std::enable_shared_from_this<event_source> {
     }
   };
 
-  event_source(::asio::any_io_executor executor, std::string url, client_options options)
-      : strand_(::asio::make_strand(executor)),
+  event_source(net::any_io_executor executor, std::string url, client_options options)
+      : strand_(net::make_strand(executor)),
         options_(std::move(options)),
         url_text_(std::move(url)),
         resolver_(strand_),
@@ -210,18 +208,18 @@ class event_source : public std::enable_shared_from_this<event_source> {
     const auto attempt = attempt_;
     auto self = shared_from_this();
     connect_timer_.expires_after(timer_duration(options_.connect_timeout));
-    connect_timer_.async_wait([self, attempt](std::error_code ec) {
+    connect_timer_.async_wait([self, attempt](error_code ec) {
       if (!ec && attempt == self->attempt_ && !self->streaming_)
         self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
     });
     resolver_.async_resolve(
         url_.host, std::to_string(url_.port),
-        [self, attempt](std::error_code ec, ::asio::ip::tcp::resolver::results_type results) {
+        [self, attempt](error_code ec, net::ip::tcp::resolver::results_type results) {
           if (attempt != self->attempt_ || self->closing_) return;
           if (ec) return self->retryable(ec, 0, "resolving " + self->url_.host);
           self->reset_socket();
-          ::asio::async_connect(
-              self->socket_, results, [self, attempt](std::error_code e, const auto&) {
+          net::async_connect(
+              self->socket_, results, [self, attempt](error_code e, const auto&) {
                 if (attempt != self->attempt_ || self->closing_) return;
                 if (e) return self->retryable(e, 0, "connecting to " + self->url_.str());
                 self->handshake(attempt);
@@ -230,7 +228,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   }
 
   void reset_socket() {
-    std::error_code ignored;
+    error_code ignored;
     socket_.close(ignored);
 #if defined(SSEPP_ENABLE_OPENSSL)
     tls_.reset();
@@ -238,15 +236,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
   }
 
   void handshake(unsigned attempt) {
-    std::error_code ignored;
-    socket_.set_option(::asio::ip::tcp::no_delay(true), ignored);
+    error_code ignored;
+    socket_.set_option(net::ip::tcp::no_delay(true), ignored);
 #if defined(SSEPP_ENABLE_OPENSSL)
     if (url_.tls()) {
       if (!tls_context_) {
-        tls_context_ = std::make_unique<::asio::ssl::context>(::asio::ssl::context::tls_client);
+        tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
         tls_context_->set_default_verify_paths();
         if (!options_.ca_file.empty()) {
-          std::error_code ca_error;
+          error_code ca_error;
           tls_context_->load_verify_file(options_.ca_file, ca_error);
           // A CA file that cannot be used would only surface later as a
           // puzzling "certificate verify failed": say what is wrong now.
@@ -255,18 +253,18 @@ class event_source : public std::enable_shared_from_this<event_source> {
             return fail_final(ca_error, 0, "cannot load the CA file '" + options_.ca_file + "'");
           }
         }
-        tls_context_->set_verify_mode(options_.verify_peer ? ::asio::ssl::verify_peer
-                                                           : ::asio::ssl::verify_none);
+        tls_context_->set_verify_mode(options_.verify_peer ? net::ssl::verify_peer
+                                                           : net::ssl::verify_none);
       }
       tls_.emplace(socket_, *tls_context_);
       // SNI carries host names only (RFC 6066 section 3), never IP literals.
-      std::error_code not_ip;
-      (void)::asio::ip::make_address(url_.host, not_ip);
+      error_code not_ip;
+      (void)net::ip::make_address(url_.host, not_ip);
       if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
       if (options_.verify_peer)
-        tls_->set_verify_callback(::asio::ssl::host_name_verification(url_.host));
+        tls_->set_verify_callback(net::ssl::host_name_verification(url_.host));
       auto self = shared_from_this();
-      tls_->async_handshake(::asio::ssl::stream_base::client, [self, attempt](std::error_code ec) {
+      tls_->async_handshake(net::ssl::stream_base::client, [self, attempt](error_code ec) {
         if (attempt != self->attempt_ || self->closing_) return;
         if (ec) return self->retryable(ec, 0, "TLS handshake with " + self->url_.str());
         self->send_request(attempt);
@@ -287,7 +285,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
       request_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n";
     request_ += "\r\n" + body_;
     auto self = shared_from_this();
-    write(::asio::buffer(request_), [self, attempt](std::error_code ec, std::size_t) {
+    write(net::buffer(request_), [self, attempt](error_code ec, std::size_t) {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) return self->retryable(ec, 0, "sending the request to " + self->url_.str());
       self->in_.clear();
@@ -297,7 +295,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
 
   void read_head(unsigned attempt) {
     auto self = shared_from_this();
-    read(::asio::buffer(buffer_), [self, attempt](std::error_code ec, std::size_t n) {
+    read(net::buffer(buffer_), [self, attempt](error_code ec, std::size_t n) {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) return self->retryable(ec, 0, "reading the response of " + self->url_.str());
       self->in_.append(self->buffer_.data(), n);
@@ -406,12 +404,12 @@ class event_source : public std::enable_shared_from_this<event_source> {
 
   void read_body(unsigned attempt) {
     auto self = shared_from_this();
-    read(::asio::buffer(buffer_), [self, attempt](std::error_code ec, std::size_t n) {
+    read(net::buffer(buffer_), [self, attempt](error_code ec, std::size_t n) {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) {
-        const bool clean_end = ec == ::asio::error::eof
+        const bool clean_end = ec == net::error::eof
 #if defined(SSEPP_ENABLE_OPENSSL)
-                               || ec == ::asio::ssl::error::stream_truncated
+                               || ec == net::ssl::error::stream_truncated
 #endif
             ;
         return self->retryable(clean_end ? make_error_code(errc::stream_ended) : ec, 0,
@@ -477,7 +475,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     auto self = shared_from_this();
     const auto attempt = attempt_;
     stall_timer_.expires_after(timer_duration(options_.stall_timeout));
-    stall_timer_.async_wait([self, attempt](std::error_code ec) {
+    stall_timer_.async_wait([self, attempt](error_code ec) {
       if (!ec && attempt == self->attempt_ && self->streaming_ && !self->closing_)
         self->retryable(make_error_code(errc::stalled), 0, self->url_.str());
     });
@@ -507,7 +505,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     if (closing_) return;
     auto self = shared_from_this();
     retry_timer_.expires_after(timer_duration(e.retry_in));
-    retry_timer_.async_wait([self](std::error_code timer_ec) {
+    retry_timer_.async_wait([self](error_code timer_ec) {
       if (!timer_ec && !self->closing_) {
         self->method_ = self->options_.method;
         self->body_ = self->options_.body;
@@ -550,7 +548,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   // and fired at once, turning "wait forever" into "reconnect now".
   static std::chrono::milliseconds timer_duration(std::chrono::milliseconds ms) {
     constexpr auto longest = std::chrono::duration_cast<std::chrono::milliseconds>(
-        ::asio::steady_timer::duration::max());
+        net::steady_timer::duration::max());
     return std::min(ms, longest);
   }
 
@@ -560,34 +558,34 @@ class event_source : public std::enable_shared_from_this<event_source> {
   void write(const Buffers& buffers, Handler&& h) {
 #if defined(SSEPP_ENABLE_OPENSSL)
     if (tls_)
-      return ::asio::async_write(*tls_, buffers,
-                                 ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+      return net::async_write(*tls_, buffers,
+                                 net::bind_executor(strand_, std::forward<Handler>(h)));
 #endif
-    ::asio::async_write(socket_, buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+    net::async_write(socket_, buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
   }
   template <class Buffers, class Handler>
   void read(const Buffers& buffers, Handler&& h) {
 #if defined(SSEPP_ENABLE_OPENSSL)
     if (tls_)
       return tls_->async_read_some(buffers,
-                                   ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+                                   net::bind_executor(strand_, std::forward<Handler>(h)));
 #endif
-    socket_.async_read_some(buffers, ::asio::bind_executor(strand_, std::forward<Handler>(h)));
+    socket_.async_read_some(buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
   }
 
-  ::asio::strand<::asio::any_io_executor> strand_;
+  net::strand<net::any_io_executor> strand_;
   client_options options_;
   std::string url_text_;
   asio::url url_;
   std::string method_ = options_.method;
   std::string body_ = options_.body;
-  ::asio::ip::tcp::resolver resolver_;
-  ::asio::ip::tcp::socket socket_;
+  net::ip::tcp::resolver resolver_;
+  net::ip::tcp::socket socket_;
 #if defined(SSEPP_ENABLE_OPENSSL)
-  std::unique_ptr<::asio::ssl::context> tls_context_;
-  std::optional<::asio::ssl::stream<::asio::ip::tcp::socket&>> tls_;
+  std::unique_ptr<net::ssl::context> tls_context_;
+  std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls_;
 #endif
-  ::asio::steady_timer connect_timer_, stall_timer_, retry_timer_;
+  net::steady_timer connect_timer_, stall_timer_, retry_timer_;
   parser<dispatcher> parser_;
   reconnect_policy policy_;
   chunked_decoder decoder_;
@@ -617,4 +615,5 @@ class event_source : public std::enable_shared_from_this<event_source> {
   std::string current_url_;
 };
 
+}  // namespace SSEPP_ASIO_FLAVOUR
 }  // namespace ssepp::asio

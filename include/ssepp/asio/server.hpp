@@ -3,7 +3,7 @@
 // CORS, an authorization hook, and a clear answer to every bad request.
 #pragma once
 
-#include <asio.hpp>
+#include "net.hpp"
 
 #include <algorithm>
 #include <array>
@@ -29,6 +29,7 @@
 #include "stream_transport.hpp"
 
 namespace ssepp::asio {
+inline namespace SSEPP_ASIO_FLAVOUR {
 
 /// Severity of a server log line. A client leaving is `debug`: it is the
 /// normal end of an event stream, never an error.
@@ -90,7 +91,7 @@ struct server_options {
 /// any thread; configure routes before `start()`.
 class server {
  public:
-  using socket_type = ::asio::ip::tcp::socket;
+  using socket_type = net::ip::tcp::socket;
   using transport_type = stream_transport<socket_type>;
   using hub_type = ssepp::hub<transport_type>;
   /// A plain request handler: gets the request, returns the response.
@@ -148,18 +149,18 @@ class server {
   // own when several threads run the io_context; with one thread the
   // io_context's executor already guarantees it, without a strand's memory
   // or a post per write.
-  ::asio::any_io_executor connection_executor() {
+  net::any_io_executor connection_executor() {
     if (thread_count_ == 1) return io_.get_executor();
-    return ::asio::make_strand(io_);
+    return net::make_strand(io_);
   }
   // The hub's options with schedule_flush arming flush_timer_ (unless the
   // caller brought their own scheduler).
   hub_options with_flush_timer(hub_options o) {
     if (!o.schedule_flush)
       o.schedule_flush = [this](std::chrono::microseconds delay) {
-        ::asio::post(strand_, [this, delay] {
+        net::post(strand_, [this, delay] {
           flush_timer_.expires_after(delay);
-          flush_timer_.async_wait([this](std::error_code ec) {
+          flush_timer_.async_wait([this](error_code ec) {
             if (!ec) hub_.flush();
           });
         });
@@ -172,17 +173,17 @@ class server {
   response serve_static(const request& req) const;
 
   server_options options_;
-  ::asio::io_context io_;
-  ::asio::executor_work_guard<::asio::io_context::executor_type> work_;
+  net::io_context io_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
   // The acceptor and the server's timers run their handlers here, and so
   // does stop(): with several I/O threads, stop's acceptor_.close() and
   // tick_timer_.cancel() otherwise raced the accept and tick handlers
   // re-arming them (Asio objects are not safe for concurrent use).
-  ::asio::strand<::asio::io_context::executor_type> strand_;
-  ::asio::ip::tcp::acceptor acceptor_;
-  ::asio::steady_timer tick_timer_;
-  ::asio::steady_timer stop_timer_;
-  ::asio::steady_timer flush_timer_;  // drives the hub's write coalescing
+  net::strand<net::io_context::executor_type> strand_;
+  net::ip::tcp::acceptor acceptor_;
+  net::steady_timer tick_timer_;
+  net::steady_timer stop_timer_;
+  net::steady_timer flush_timer_;  // drives the hub's write coalescing
   hub_type hub_;
   std::vector<route_entry> routes_;
   std::vector<sse_entry> sse_routes_;
@@ -203,19 +204,19 @@ class server::connection : public std::enable_shared_from_this<connection> {
       : server_(s),
         strand_(socket.get_executor()),  // accept() gave it connection_executor()
         socket_(std::make_shared<socket_type>(std::move(socket))),
-        timer_(std::make_unique<::asio::steady_timer>(strand_)) {
+        timer_(std::make_unique<net::steady_timer>(strand_)) {
     server_.connections_.fetch_add(1);
   }
   ~connection() { server_.connections_.fetch_sub(1); }
 
   void start() {
     auto self = shared_from_this();
-    ::asio::dispatch(strand_, [self] {
-      std::error_code ec;
+    net::dispatch(strand_, [self] {
+      error_code ec;
       const auto endpoint = self->socket_->remote_endpoint(ec);
       if (!ec) self->request_->remote_address = endpoint.address().to_string();
       self->timer_->expires_after(self->server_.options_.request_timeout);
-      self->timer_->async_wait([self](std::error_code e) {
+      self->timer_->async_wait([self](error_code e) {
         if (!e && !self->request_done_)
           self->reply_error(408, "request not received within the request timeout\n");
       });
@@ -245,10 +246,10 @@ class server::connection : public std::enable_shared_from_this<connection> {
                          no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
            (request_->method == "HEAD" || no_content ? std::string{} : r.body);
     auto self = shared_from_this();
-    ::asio::async_write(*socket_, ::asio::buffer(out_),
-                        ::asio::bind_executor(strand_, [self](std::error_code, std::size_t) {
-                          std::error_code ignored;
-                          self->socket_->shutdown(::asio::socket_base::shutdown_both, ignored);
+    net::async_write(*socket_, net::buffer(out_),
+                        net::bind_executor(strand_, [self](error_code, std::size_t) {
+                          error_code ignored;
+                          self->socket_->shutdown(net::socket_base::shutdown_both, ignored);
                           self->socket_->close(ignored);
                         }));
   }
@@ -293,7 +294,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
               why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
               : why == close_reason::peer_gone   ? "client left (" + e.message() + ")"
                                                  : std::string("stream ended by the server"));
-          ::asio::dispatch(c->strand_, [c] { c->close(); });
+          net::dispatch(c->strand_, [c] { c->close(); });
         });
     auto preamble = transport;
     preamble.send_preamble();
@@ -301,8 +302,8 @@ class server::connection : public std::enable_shared_from_this<connection> {
   }
 
   void close() {
-    std::error_code ignored;
-    socket_->shutdown(::asio::socket_base::shutdown_both, ignored);
+    error_code ignored;
+    socket_->shutdown(net::socket_base::shutdown_both, ignored);
     socket_->close(ignored);
   }
 
@@ -315,8 +316,8 @@ class server::connection : public std::enable_shared_from_this<connection> {
     in_.resize(used + read_size);
     auto self = shared_from_this();
     socket_->async_read_some(
-        ::asio::buffer(&in_[used], read_size),
-        ::asio::bind_executor(strand_, [self, used](std::error_code ec, std::size_t n) {
+        net::buffer(&in_[used], read_size),
+        net::bind_executor(strand_, [self, used](error_code ec, std::size_t n) {
           self->in_.resize(used + n);
           if (ec || self->request_done_) return self->close_quietly();
           self->on_input();
@@ -372,13 +373,13 @@ class server::connection : public std::enable_shared_from_this<connection> {
   void watch_for_close() {
     auto self = shared_from_this();
     socket_->async_wait(
-        socket_type::wait_read, ::asio::bind_executor(strand_, [self](std::error_code ec) {
+        socket_type::wait_read, net::bind_executor(strand_, [self](error_code ec) {
           if (ec) return self->close_quietly();
           std::array<char, 256> discard;
-          std::error_code read_error;
+          error_code read_error;
           self->socket_->non_blocking(true, read_error);
-          const std::size_t n = self->socket_->read_some(::asio::buffer(discard), read_error);
-          if (read_error == ::asio::error::would_block || (!read_error && n > 0))
+          const std::size_t n = self->socket_->read_some(net::buffer(discard), read_error);
+          if (read_error == net::error::would_block || (!read_error && n > 0))
             return self->watch_for_close();
           self->close_quietly();  // EOF or an error: the client is gone
         }));
@@ -395,11 +396,11 @@ class server::connection : public std::enable_shared_from_this<connection> {
   }
 
   server& server_;
-  ::asio::any_io_executor strand_;  // serializes this connection's handlers
+  net::any_io_executor strand_;  // serializes this connection's handlers
   std::shared_ptr<socket_type> socket_;
   // The request phase's state lives on the heap and is freed once a stream
   // starts: an idle stream keeps only what streaming needs.
-  std::unique_ptr<::asio::steady_timer> timer_;
+  std::unique_ptr<net::steady_timer> timer_;
   std::string in_;
   std::string out_;
   std::unique_ptr<request> request_ = std::make_unique<request>();
@@ -411,8 +412,8 @@ class server::connection : public std::enable_shared_from_this<connection> {
 
 inline server::server(server_options options)
     : options_(std::move(options)),
-      work_(::asio::make_work_guard(io_)),
-      strand_(::asio::make_strand(io_)),
+      work_(net::make_work_guard(io_)),
+      strand_(net::make_strand(io_)),
       acceptor_(strand_),
       tick_timer_(strand_),
       stop_timer_(strand_),
@@ -479,12 +480,12 @@ inline void server::sse_route(std::string prefix, channel_mapper channels) {
 }
 
 inline void server::start() {
-  const auto address = ::asio::ip::make_address(options_.host);
-  const ::asio::ip::tcp::endpoint endpoint(address, options_.port);
+  const auto address = net::ip::make_address(options_.host);
+  const net::ip::tcp::endpoint endpoint(address, options_.port);
   acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(::asio::socket_base::reuse_address(true));
+  acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
-  acceptor_.listen(::asio::socket_base::max_listen_connections);
+  acceptor_.listen(net::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
   thread_count_ =
       options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -501,8 +502,8 @@ inline void server::wait() {
 
 inline void server::stop() {
   if (stopping_.exchange(true)) return;
-  ::asio::post(strand_, [this] {
-    std::error_code ignored;
+  net::post(strand_, [this] {
+    error_code ignored;
     acceptor_.close(ignored);
     tick_timer_.cancel();
     if (options_.last_word) {
@@ -521,7 +522,7 @@ inline void server::stop() {
         return;
       }
       stop_timer_.expires_after(std::chrono::milliseconds{20});
-      stop_timer_.async_wait([poll](std::error_code) {
+      stop_timer_.async_wait([poll](error_code) {
         if (*poll) (*poll)();
       });
     };
@@ -534,18 +535,18 @@ inline void server::stop() {
 }
 
 inline void server::accept() {
-  acceptor_.async_accept(connection_executor(), [this](std::error_code ec, socket_type socket) {
-    if (ec == ::asio::error::operation_aborted || !acceptor_.is_open()) return;
+  acceptor_.async_accept(connection_executor(), [this](error_code ec, socket_type socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly
       // instead of spinning on an accept that keeps failing.
       log(log_level::warning, "accept failed: " + ec.message());
-      auto retry = std::make_shared<::asio::steady_timer>(strand_, std::chrono::milliseconds{50});
-      retry->async_wait([this, retry](std::error_code) { accept(); });
+      auto retry = std::make_shared<net::steady_timer>(strand_, std::chrono::milliseconds{50});
+      retry->async_wait([this, retry](error_code) { accept(); });
       return;
     }
-    std::error_code ignored;
-    socket.set_option(::asio::ip::tcp::no_delay(true), ignored);
+    error_code ignored;
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
     auto c = std::make_shared<connection>(*this, std::move(socket));
     if (connections_.load() > options_.max_connections) {
       c->reply_error(503, "too many connections; retry shortly\n", {{"Retry-After", "1"}});
@@ -558,7 +559,7 @@ inline void server::accept() {
 
 inline void server::schedule_tick() {
   tick_timer_.expires_after(options_.tick_interval);
-  tick_timer_.async_wait([this](std::error_code ec) {
+  tick_timer_.async_wait([this](error_code ec) {
     if (ec || stopping_) return;
     hub_.tick();
     schedule_tick();
@@ -709,4 +710,5 @@ inline response server::serve_static(const request& req) const {
   return r;
 }
 
+}  // namespace SSEPP_ASIO_FLAVOUR
 }  // namespace ssepp::asio

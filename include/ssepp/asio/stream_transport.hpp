@@ -2,7 +2,7 @@
 // (a tcp socket, an ssl stream), so the hub can write to Asio connections.
 #pragma once
 
-#include <asio.hpp>
+#include "net.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -14,6 +14,7 @@
 #include "../transport.hpp"
 
 namespace ssepp::asio {
+inline namespace SSEPP_ASIO_FLAVOUR {
 
 /// A transport over a shared Asio stream, with writes and close serialized
 /// on `strand` (the executor the owner reads on), because Asio streams are
@@ -33,7 +34,7 @@ template <class Stream>
 class stream_transport {
  public:
   /// A strand, or any executor whose handlers never run concurrently.
-  using strand_type = ::asio::any_io_executor;
+  using strand_type = net::any_io_executor;
 
   stream_transport(std::shared_ptr<Stream> stream, strand_type strand, std::string preamble = {})
       : state_(std::make_shared<state>(std::move(stream), std::move(strand), std::move(preamble))) {
@@ -42,7 +43,7 @@ class stream_transport {
   template <class Handler>
   void async_write(buffer_span buffers, Handler&& handler) {
     auto st = state_;
-    ::asio::dispatch(st->strand, [st, buffers, h = std::forward<Handler>(handler)]() mutable {
+    net::dispatch(st->strand, [st, buffers, h = std::forward<Handler>(handler)]() mutable {
       st->start(buffers, std::move(h));
     });
   }
@@ -50,14 +51,14 @@ class stream_transport {
   /// Writes the preamble now unless a write already carries it.
   void send_preamble() {
     auto st = state_;
-    ::asio::dispatch(st->strand, [st] { st->send_preamble(); });
+    net::dispatch(st->strand, [st] { st->send_preamble(); });
   }
 
   void close() noexcept {
     auto st = state_;
-    ::asio::dispatch(st->strand, [st] {
-      std::error_code ignored;
-      st->stream->lowest_layer().shutdown(::asio::socket_base::shutdown_both, ignored);
+    net::dispatch(st->strand, [st] {
+      error_code ignored;
+      st->stream->lowest_layer().shutdown(net::socket_base::shutdown_both, ignored);
       st->stream->lowest_layer().close(ignored);
     });
   }
@@ -98,11 +99,11 @@ class stream_transport {
         preamble->in_flight = preamble->carried = true;
       }
       for (const auto& b : span) buffers.emplace_back(b.data(), b.size());
-      ::asio::async_write(
+      net::async_write(
           *stream, buffers,
-          ::asio::bind_executor(
+          net::bind_executor(
               strand, [self = this->shared_from_this(), with_preamble,
-                       h = std::forward<Handler>(h)](std::error_code ec, std::size_t n) mutable {
+                       h = std::forward<Handler>(h)](error_code ec, std::size_t n) mutable {
                 if (with_preamble) {
                   n -= std::min(n, self->preamble->bytes.size());  // only the caller's bytes
                   self->preamble.reset();
@@ -114,9 +115,9 @@ class stream_transport {
     void send_preamble() {
       if (!preamble || preamble->in_flight) return;
       preamble->in_flight = true;
-      ::asio::async_write(*stream, ::asio::buffer(preamble->bytes),
-                          ::asio::bind_executor(strand, [self = this->shared_from_this()](
-                                                            std::error_code, std::size_t) {
+      net::async_write(*stream, net::buffer(preamble->bytes),
+                          net::bind_executor(strand, [self = this->shared_from_this()](
+                                                            error_code, std::size_t) {
                             // An error shows up again in the parked write.
                             auto next = std::move(self->preamble->parked);
                             self->preamble.reset();
@@ -127,9 +128,10 @@ class stream_transport {
     std::shared_ptr<Stream> stream;
     strand_type strand;
     std::unique_ptr<preamble_data> preamble;
-    std::vector<::asio::const_buffer> buffers;
+    std::vector<net::const_buffer> buffers;
   };
   std::shared_ptr<state> state_;
 };
 
+}  // namespace SSEPP_ASIO_FLAVOUR
 }  // namespace ssepp::asio
