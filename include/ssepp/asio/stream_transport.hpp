@@ -1,5 +1,6 @@
 // Models the transport concept (transport.hpp) on any Asio AsyncWriteStream
-// (a tcp socket, an ssl stream), so the hub can write to Asio connections.
+// (a tcp socket, an ssl stream, Beast's tcp_stream), so the hub can write
+// to Asio connections.
 #pragma once
 
 #include "net.hpp"
@@ -7,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +17,42 @@
 
 namespace ssepp::asio {
 inline namespace SSEPP_ASIO_FLAVOUR {
+
+namespace detail {
+template <class S, class = void>
+struct has_socket_member : std::false_type {};
+template <class S>
+struct has_socket_member<S, std::void_t<decltype(std::declval<S&>().socket())>> : std::true_type {};
+template <class S, class = void>
+struct has_next_layer : std::false_type {};
+template <class S>
+struct has_next_layer<S, std::void_t<decltype(std::declval<S&>().next_layer())>> : std::true_type {};
+
+// The socket under any stack of layers: Beast's basic_stream (tcp_stream)
+// holds it as socket(), an ssl::stream (or Beast's ssl_stream) as its
+// next_layer(), and a socket is its own. Closing that socket ends the whole
+// stack at once, which is what close() must do from any layer.
+template <class Stream>
+auto& socket_of(Stream& s) {
+  if constexpr (has_socket_member<Stream>::value) {
+    return s.socket();
+  } else if constexpr (has_next_layer<Stream>::value) {
+    return socket_of(s.next_layer());
+  } else {
+    return s;
+  }
+}
+
+// Shuts the stream's socket down and closes it; errors are of no interest
+// (the socket may already be gone).
+template <class Stream>
+void close_stream(Stream& s) noexcept {
+  auto& socket = socket_of(s);
+  error_code ignored;
+  socket.shutdown(net::socket_base::shutdown_both, ignored);
+  socket.close(ignored);
+}
+}  // namespace detail
 
 /// A transport over a shared Asio stream, with writes and close serialized
 /// on `strand` (the executor the owner reads on), because Asio streams are
@@ -56,11 +94,7 @@ class stream_transport {
 
   void close() noexcept {
     auto st = state_;
-    net::dispatch(st->strand, [st] {
-      error_code ignored;
-      st->stream->lowest_layer().shutdown(net::socket_base::shutdown_both, ignored);
-      st->stream->lowest_layer().close(ignored);
-    });
+    net::dispatch(st->strand, [st] { detail::close_stream(*st->stream); });
   }
 
  private:
