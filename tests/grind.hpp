@@ -1,6 +1,7 @@
 // Test helper: parse an input whole, split at every index (and at every pair
 // of indices for short inputs), and one byte at a time; every way must give
 // the same record, which is returned for the test to check against the spec.
+// grind() does it for the event-stream parser, grind_with() for any other.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -62,26 +63,38 @@ inline record parse_whole(std::string_view input, ssepp::parser_options options 
   return parse_chunks({input}, options);
 }
 
-// The grind: all chunkings must agree with the whole-input parse.
-inline record grind(std::string_view input, ssepp::parser_options options = {}) {
-  const record whole = parse_whole(input, options);
+// The grind, for any incremental decoder: `decode(chunks)` runs a fresh
+// decoder over the chunks in order and returns what it made of them (a
+// value with == and a doctest printer). Every chunking must agree with the
+// whole input; the whole input's record is returned for the test to check.
+template <class Decode>
+auto grind_with(std::string_view input, Decode&& decode)
+    -> decltype(decode(std::vector<std::string_view>{})) {
+  const auto whole = decode(std::vector<std::string_view>{input});
   for (std::size_t i = 0; i <= input.size(); ++i) {
     INFO("split at " << i);
-    CHECK(parse_chunks({input.substr(0, i), input.substr(i)}, options) == whole);
+    CHECK(decode(std::vector<std::string_view>{input.substr(0, i), input.substr(i)}) == whole);
   }
   if (input.size() <= 48) {
     for (std::size_t i = 0; i <= input.size(); ++i)
       for (std::size_t j = i; j <= input.size(); ++j) {
         INFO("split at " << i << " and " << j);
-        CHECK(parse_chunks({input.substr(0, i), input.substr(i, j - i), input.substr(j)},
-                           options) == whole);
+        CHECK(decode(std::vector<std::string_view>{input.substr(0, i), input.substr(i, j - i),
+                                                   input.substr(j)}) == whole);
       }
   }
   std::vector<std::string_view> bytes;
   for (std::size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
   INFO("one byte at a time");
-  CHECK(parse_chunks(bytes, options) == whole);
+  CHECK(decode(bytes) == whole);
   return whole;
+}
+
+// The grind of the event-stream parser.
+inline record grind(std::string_view input, ssepp::parser_options options = {}) {
+  return grind_with(input, [&](const std::vector<std::string_view>& chunks) {
+    return parse_chunks(chunks, options);
+  });
 }
 
 inline std::vector<std::string> events(std::initializer_list<const char*> items) {

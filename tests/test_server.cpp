@@ -988,18 +988,28 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
   SUBCASE("malformed requests: 400") {
     for (const char* raw :
          {"NONSENSE\r\n\r\n", "GET /\r\n\r\n", "GET / HTTP/1.1\r\nno colon\r\n\r\n",
-          "GET / HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\nX: folded\r\n continued\r\n\r\n",
-          "GET /%zz HTTP/1.1\r\n\r\n", "get /events/w HTTP/1.1\r\n\r\n",
+          "GET / HTTP/1.1\r\nX: folded\r\n continued\r\n\r\n", "GET /%zz HTTP/1.1\r\n\r\n",
+          "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nName : x\r\n\r\n",
           "GET / HTTP/1.1\r\nX: a\nb\r\n\r\n",
           "POST /publish/w HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n",
           "POST /publish/w HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"}) {
+          "POST /publish/w HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 5\r\n\r\nzzzzz",
+          "POST /publish/w HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
       CAPTURE(raw);
       answered(raw, 400);
     }
   }
+  SUBCASE("an HTTP major version other than 1: 505") {
+    for (const char* raw : {"GET / HTTP/9.9\r\n\r\n", "GET / HTTP/2.0\r\n\r\n"}) {
+      CAPTURE(raw);
+      answered(raw, 505);
+    }
+  }
   SUBCASE("wrong method on an event stream: 405 with Allow") {
-    for (const char* raw : {"DELETE /events/w HTTP/1.1\r\n\r\n",
+    // "get" is a method too (a token, case-sensitive): one this route
+    // does not take.
+    for (const char* raw : {"DELETE /events/w HTTP/1.1\r\n\r\n", "get /events/w HTTP/1.1\r\n\r\n",
                             "POST /events/w HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
                             "HEAD /events/w HTTP/1.1\r\n\r\n"}) {
       CAPTURE(raw);

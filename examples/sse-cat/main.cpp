@@ -16,7 +16,7 @@
 #include <vector>
 
 #include <ssepp/asio/client.hpp>
-#include <ssepp/asio/url.hpp>
+#include <ssepp/http/url.hpp>
 #include <ssepp/error.hpp>
 #include <ssepp/parser.hpp>
 
@@ -260,7 +260,7 @@ bool check_mode(const command_line& cl) {
       usage_error("--chunk applies to FILE input only (a URL's bytes are parsed as they arrive)");
       return false;
     }
-    if (!ssepp::asio::parse_url(cl.path)) {
+    if (!ssepp::http::parse_url(cl.path)) {
       usage_error("'" + cl.path + "' is not a URL sse-cat can request (http://HOST[:PORT][/PATH])");
       return false;
     }

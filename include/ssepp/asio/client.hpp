@@ -26,8 +26,10 @@
 #include "../event.hpp"
 #include "../parser.hpp"
 #include "../reconnect.hpp"
-#include "http_response.hpp"
-#include "url.hpp"
+#include "../http/chunked.hpp"
+#include "../http/head.hpp"
+#include "../http/response_action.hpp"
+#include "../http/url.hpp"
 
 namespace ssepp::asio {
 inline namespace SSEPP_ASIO_FLAVOUR {
@@ -192,7 +194,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     if (const auto bad = invalid_request_field())
       return fail_final(make_error_code(errc::invalid_request), 0,
                         *bad + " contains CR, LF or NUL");
-    const auto u = parse_url(target);
+    const auto u = http::parse_url(target);
     if (!u)
       return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
     {
@@ -299,87 +301,54 @@ class event_source : public std::enable_shared_from_this<event_source> {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) return self->retryable(ec, 0, "reading the response of " + self->url_.str());
       self->in_.append(self->buffer_.data(), n);
-      parsed_response_head head;
+      http::response_head head;
       std::size_t size = 0;
-      switch (parse_response_head(self->in_, self->options_.max_header_bytes, head, size)) {
-        case head_status::incomplete:
+      const http::head_limits limits{self->options_.max_header_bytes, 1000};
+      switch (http::parse_response_head(self->in_, limits, head, size)) {
+        case http::head_result::incomplete:
           return self->read_head(attempt);
-        case head_status::too_large:
+        case http::head_result::too_large:
           return self->fail_final(make_error_code(errc::response_head_too_large), 0,
                                   self->url_.str());
-        case head_status::malformed:
+        case http::head_result::malformed:
+        case http::head_result::bad_version:
           return self->fail_final(make_error_code(errc::bad_response), 0, self->url_.str());
-        case head_status::complete:
+        case http::head_result::complete:
           break;
       }
       self->on_head(head, std::string_view(self->in_).substr(size), attempt);
     });
   }
 
-  void on_head(const parsed_response_head& head, std::string_view rest, unsigned attempt) {
-    const int status = head.status;
-    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
-      const auto location = head.header("location");
-      if (++redirects_ > options_.max_redirects)
-        return fail_final(make_error_code(errc::too_many_redirects), status,
-                          std::to_string(redirects_ - 1) + " redirects, the last to " + url_.str());
-      const auto next = location ? resolve_location(url_, *location) : std::nullopt;
-      if (!next)
-        return fail_final(make_error_code(errc::bad_response), status,
-                          "redirect without a usable Location");
-      // As browsers do: 303 always, and 301/302 for POST, continue as GET.
-      if (status == 303 || ((status == 301 || status == 302) && method_ == "POST")) {
-        method_ = "GET";
-        body_.clear();
-      }
-      reset_socket();
-      return connect(next->str());
+  // Carries out what http::classify_response decided.
+  void on_head(const http::response_head& head, std::string_view rest, unsigned attempt) {
+    http::request_context ctx;
+    ctx.target = url_;
+    ctx.method = method_;
+    ctx.redirects = redirects_;
+    ctx.max_redirects = options_.max_redirects;
+    http::response_action action = http::classify_response(head, ctx);
+    switch (action.step) {
+      case http::client_step::redirect:
+        ++redirects_;
+        if (action.drop_body) body_.clear();
+        method_ = action.method;
+        reset_socket();
+        return connect(action.location.str());
+      case http::client_step::stop:  // the server says: stop reconnecting
+        return finish();
+      case http::client_step::retry:
+        return retryable(action.error, head.status, std::move(action.message),
+                         action.retry_after);
+      case http::client_step::fail:
+        return fail_final(action.error, head.status, std::move(action.message));
+      case http::client_step::open:
+        break;
     }
-    if (status == 204) {  // the server says: stop reconnecting
-      return finish();
-    }
-    if (status == 503 || status == 429) {
-      std::chrono::milliseconds after{0};
-      if (const auto value = head.header("retry-after")) {
-        // delta-seconds only; an HTTP-date falls back to the backoff delay
-        std::uint64_t seconds = 0;
-        bool digits = !value->empty() && value->size() < 10;
-        for (const char c : *value) {
-          if (c < '0' || c > '9')
-            digits = false;
-          else
-            seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (digits) after = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(seconds)};
-      }
-      return retryable(make_error_code(errc::http_status), status,
-                       "the server is busy: " + url_.str(), after);
-    }
-    if (status != 200)
-      return fail_final(make_error_code(errc::http_status), status,
-                        "HTTP " + std::to_string(status) + " from " + url_.str());
-    const auto type = head.header("content-type").value_or("");
-    std::string essence(type.substr(0, type.find(';')));
-    while (!essence.empty() && essence.back() == ' ') essence.pop_back();
-    std::transform(essence.begin(), essence.end(), essence.begin(),
-                   [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-    if (essence != "text/event-stream")
-      return fail_final(make_error_code(errc::wrong_content_type), status,
-                        "Content-Type '" + std::string(type) + "' from " + url_.str());
-
-    chunked_ = false;
-    if (const auto te = head.header("transfer-encoding"))
-      chunked_ = te->find("chunked") != std::string_view::npos;
-    decoder_ = chunked_decoder{};
+    chunked_ = action.body.kind == http::body_kind::chunked;
+    decoder_ = http::chunked_decoder{};
     remaining_length_.reset();
-    if (!chunked_) {
-      if (const auto length = head.header("content-length")) {
-        std::uint64_t n = 0;
-        for (const char c : *length)
-          n = n * 10 + static_cast<std::uint64_t>(c >= '0' && c <= '9' ? c - '0' : 0);
-        remaining_length_ = n;
-      }
-    }
+    if (action.body.kind == http::body_kind::content_length) remaining_length_ = action.body.length;
     streaming_ = true;
     connect_timer_.cancel();
     redirects_ = 0;
@@ -430,12 +399,12 @@ class event_source : public std::enable_shared_from_this<event_source> {
     };
     if (chunked_) {
       const auto r = decoder_.feed(bytes, feed);
-      if (r == chunked_decoder::result::malformed) {
+      if (r == http::chunked_decoder::result::malformed) {
         retryable(make_error_code(errc::bad_response), 0,
                   "malformed chunked body from " + url_.str());
         return false;
       }
-      ended = r == chunked_decoder::result::done;
+      ended = r == http::chunked_decoder::result::done;
     } else if (remaining_length_) {
       const auto n =
           static_cast<std::size_t>(std::min<std::uint64_t>(*remaining_length_, bytes.size()));
@@ -576,7 +545,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   net::strand<net::any_io_executor> strand_;
   client_options options_;
   std::string url_text_;
-  asio::url url_;
+  http::url url_;
   std::string method_ = options_.method;
   std::string body_ = options_.body;
   net::ip::tcp::resolver resolver_;
@@ -588,7 +557,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   net::steady_timer connect_timer_, stall_timer_, retry_timer_;
   parser<dispatcher> parser_;
   reconnect_policy policy_;
-  chunked_decoder decoder_;
+  http::chunked_decoder decoder_;
   std::optional<std::uint64_t> remaining_length_;
   bool chunked_ = false;
   bool streaming_ = false;

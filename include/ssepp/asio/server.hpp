@@ -1,6 +1,9 @@
-// The embedded HTTP/1.1 server on standalone Asio: SSE endpoints backed by a
-// hub, an optional publish endpoint, static files and user routes, with
-// CORS, an authorization hook, and a clear answer to every bad request.
+// The embedded HTTP/1.1 server on Asio (standalone or Boost, see net.hpp),
+// generic over its stream (plain TCP, TLS, Beast's tcp_stream, an in-memory
+// stream in tests): SSE endpoints backed by a hub, an optional publish
+// endpoint, static files and user routes, with CORS, an authorization hook,
+// and a clear answer to every bad request. The protocol decisions are
+// ssepp::http's pure functions; this header only carries them out.
 #pragma once
 
 #include "net.hpp"
@@ -17,15 +20,22 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "../http/format.hpp"
+#include "../http/framing.hpp"
+#include "../http/head.hpp"
+#include "../http/message.hpp"
+#include "../http/request_decision.hpp"
 #include "../hub.hpp"
-#include "http.hpp"
 #include "stream_transport.hpp"
 
 namespace ssepp::asio {
@@ -35,13 +45,11 @@ inline namespace SSEPP_ASIO_FLAVOUR {
 /// normal end of an event stream, never an error.
 enum class log_level { debug, info, warning, error };
 
-/// What an authorization hook decides: `status` 0 lets the request through;
-/// 401 or 403 (or any 4xx) refuses it with `message` as the body, before
-/// anything is subscribed or published.
-struct auth_result {
-  int status = 0;
-  std::string message;
-};
+/// The request handlers see, and the response they return (ssepp::http's).
+using request = http::request;
+using response = http::response;
+/// What the authorization hook decides (see http::auth_result).
+using auth_result = http::auth_result;
 
 /// Everything the server can be told; the defaults are safe for production
 /// behind a proxy and for the bundled demos.
@@ -85,25 +93,65 @@ struct server_options {
   std::optional<ssepp::event> last_word;
 };
 
-/// An HTTP/1.1 server for SSE on standalone Asio.
+namespace detail {
+// TLS streams (Asio's and Beast's) handshake before the request is read.
+template <class S, class = void>
+struct has_server_handshake : std::false_type {};
+#if defined(SSEPP_ENABLE_OPENSSL)
+template <class S>
+struct has_server_handshake<
+    S, std::void_t<decltype(std::declval<S&>().async_handshake(
+           net::ssl::stream_base::server, std::declval<void (*)(error_code)>()))>>
+    : std::true_type {};
+#endif
+}  // namespace detail
+
+/// An HTTP/1.1 server for SSE on any Asio stream.
 ///
-/// Thread safety: `publish` through `hub()` and `stop()` may be called from
-/// any thread; configure routes before `start()`.
-class server {
+/// `Stream` is what each connection reads and writes: `net::ip::tcp::socket`
+/// (the `server` alias), an `net::ssl::stream<net::ip::tcp::socket>` (the
+/// `tls_server` alias, with SSEPP_ENABLE_OPENSSL), Beast's `tcp_stream`, or
+/// any stream a test makes. The requirements on Stream:
+///
+///   expression                        | semantics
+///   ----------------------------------+-------------------------------------
+///   s.async_read_some(b, h)           | AsyncReadStream
+///   net::async_write(s, b, h)         | AsyncWriteStream
+///   detail::close_stream(s)           | a socket() or next_layer() chain
+///                                     | down to something with shutdown()
+///                                     | and close() (stream_transport.hpp)
+///   s.async_handshake(server, h)      | optional: run before the request is
+///                                     | read (TLS)
+///   Stream(net::ip::tcp::socket&&)    | for start()'s acceptor, unless a
+///                                     | stream_factory is given
+///
+/// Connections accepted by `start()` are made into Streams by the factory;
+/// `serve()` takes a stream connected by other means.
+///
+/// Thread safety: `publish` through `hub()`, `serve()` and `stop()` may be
+/// called from any thread; configure routes before `start()`.
+template <class Stream>
+class basic_server {
  public:
-  using socket_type = net::ip::tcp::socket;
-  using transport_type = stream_transport<socket_type>;
+  using stream_type = Stream;
+  using transport_type = stream_transport<Stream>;
   using hub_type = ssepp::hub<transport_type>;
+  using executor_type = net::io_context::executor_type;
   /// A plain request handler: gets the request, returns the response.
   using handler = std::function<response(const request&)>;
   /// Maps an SSE request to the channels it subscribes to (empty: 404).
-  using channel_mapper = std::function<std::vector<std::string>(const request&)>;
+  using channel_mapper = http::channel_mapper;
+  /// Makes a connection's stream from an accepted socket.
+  using stream_factory = std::function<Stream(net::ip::tcp::socket&&)>;
 
-  explicit server(server_options options = {});
-  server(const server&) = delete;
-  server& operator=(const server&) = delete;
+  /// A server; `make_stream` defaults to constructing Stream from the
+  /// socket (a TLS stream needs one that supplies its ssl::context, see
+  /// tls_stream_factory).
+  explicit basic_server(server_options options = {}, stream_factory make_stream = {});
+  basic_server(const basic_server&) = delete;
+  basic_server& operator=(const basic_server&) = delete;
   /// Stops (gracefully) and joins the I/O threads.
-  ~server();
+  ~basic_server();
 
   /// Answers `method` requests for exactly `path` (or, when `path` ends with
   /// '*', every path starting with what precedes it).
@@ -115,6 +163,13 @@ class server {
   /// Binds, listens and starts the I/O threads; returns at once. Throws
   /// std::system_error when the address cannot be bound.
   void start();
+  /// Starts the I/O threads without listening: connections come only
+  /// through serve() (an application with its own acceptor, or a test).
+  void start_without_listening();
+  /// Serves one connection on `stream`, already connected (and, for TLS,
+  /// not yet handshaken: the server does it). `remote_address` is what
+  /// handlers see as request::remote_address.
+  void serve(Stream stream, std::string remote_address = {});
   /// Blocks until the server has stopped.
   void wait();
   /// Graceful stop: no new connections, subscribers get the last word and
@@ -127,6 +182,8 @@ class server {
   const server_options& options() const noexcept { return options_; }
   /// Connections open now.
   std::size_t connections() const noexcept { return connections_.load(); }
+  /// The executor of the server's io_context (to make streams for serve()).
+  executor_type get_executor() noexcept { return io_.get_executor(); }
 
  private:
   class connection;
@@ -135,15 +192,12 @@ class server {
     bool prefix = false;
     handler h;
   };
-  struct sse_entry {
-    std::string prefix;
-    channel_mapper channels;
-  };
 
   void log(log_level level, std::string_view text) const {
     if (options_.log) options_.log(level, text);
   }
   void accept();
+  void start_threads();
   void schedule_tick();
   // Each connection's handlers must not run concurrently: a strand of its
   // own when several threads run the io_context; with one thread the
@@ -168,11 +222,13 @@ class server {
     return o;
   }
   void handle(const std::shared_ptr<connection>& c, request& req);
-  std::optional<response> cors_check(
-      const request& req, std::vector<std::pair<std::string, std::string>>& fields) const;
+  void route_to_handlers(const std::shared_ptr<connection>& c, const request& req,
+                         const http::field_list& cors);
+  response publish_answer(const request& req);
   response serve_static(const request& req) const;
 
   server_options options_;
+  stream_factory make_stream_;
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   // The acceptor and the server's timers run their handlers here, and so
@@ -185,8 +241,10 @@ class server {
   net::steady_timer stop_timer_;
   net::steady_timer flush_timer_;  // drives the hub's write coalescing
   hub_type hub_;
+  // CORS, authorization and the event-stream routes: what
+  // http::decide_request decides by.
+  http::server_rules rules_;
   std::vector<route_entry> routes_;
-  std::vector<sse_entry> sse_routes_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> connections_{0};
   std::atomic<bool> stopping_{false};
@@ -195,38 +253,67 @@ class server {
   std::mutex join_mutex_;
 };
 
+/// The server on plain TCP.
+using server = basic_server<net::ip::tcp::socket>;
+
+#if defined(SSEPP_ENABLE_OPENSSL)
+/// The server on TLS (https://); construct it with tls_stream_factory.
+using tls_server = basic_server<net::ssl::stream<net::ip::tcp::socket>>;
+
+/// Makes TLS streams with `context` (which must outlive the server and hold
+/// the certificate and key) for a tls_server.
+inline tls_server::stream_factory tls_stream_factory(net::ssl::context& context) {
+  return [&context](net::ip::tcp::socket&& socket) {
+    return net::ssl::stream<net::ip::tcp::socket>(std::move(socket), context);
+  };
+}
+#endif
+
 // ---------------------------------------------------------------------------
 // Implementation
 
-class server::connection : public std::enable_shared_from_this<connection> {
+template <class Stream>
+class basic_server<Stream>::connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server& s, socket_type socket)
+  connection(basic_server& s, Stream stream, net::any_io_executor strand,
+             std::string remote_address)
       : server_(s),
-        strand_(socket.get_executor()),  // accept() gave it connection_executor()
-        socket_(std::make_shared<socket_type>(std::move(socket))),
+        strand_(std::move(strand)),
+        stream_(std::make_shared<Stream>(std::move(stream))),
         timer_(std::make_unique<net::steady_timer>(strand_)) {
     server_.connections_.fetch_add(1);
+    request_->remote_address = std::move(remote_address);
   }
   ~connection() { server_.connections_.fetch_sub(1); }
 
   void start() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     net::dispatch(strand_, [self] {
-      error_code ec;
-      const auto endpoint = self->socket_->remote_endpoint(ec);
-      if (!ec) self->request_->remote_address = endpoint.address().to_string();
       self->timer_->expires_after(self->server_.options_.request_timeout);
       self->timer_->async_wait([self](error_code e) {
         if (!e && !self->request_done_)
           self->reply_error(408, "request not received within the request timeout\n");
       });
+#if defined(SSEPP_ENABLE_OPENSSL)
+      if constexpr (detail::has_server_handshake<Stream>::value) {
+        self->stream_->async_handshake(
+            net::ssl::stream_base::server,
+            net::bind_executor(self->strand_, [self](error_code ec) {
+              if (ec) {
+                self->server_.log(log_level::debug, "TLS handshake failed: " + ec.message());
+                return self->close_quietly();
+              }
+              self->read_request();
+            }));
+        return;
+      }
+#endif
       self->read_request();
     });
   }
 
   // Answers a request that will not be served further, then closes.
-  void reply_error(int status, std::string message,
-                   std::vector<std::pair<std::string, std::string>> fields = {}) {
+  void reply_error(int status, std::string message, http::field_list fields = {}) {
     response r;
     r.status = status;
     r.body = std::move(message);
@@ -242,53 +329,41 @@ class server::connection : public std::enable_shared_from_this<connection> {
     const bool no_content = r.status == 204;
     if (!no_content) r.headers.emplace_back("Content-Type", r.content_type);
     r.headers.emplace_back("Connection", "close");
-    out_ = response_head(r.status, r.headers,
-                         no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
-           (request_->method == "HEAD" || no_content ? std::string{} : r.body);
-    auto self = shared_from_this();
-    net::async_write(*socket_, net::buffer(out_),
-                        net::bind_executor(strand_, [self](error_code, std::size_t) {
-                          error_code ignored;
-                          self->socket_->shutdown(net::socket_base::shutdown_both, ignored);
-                          self->socket_->close(ignored);
-                        }));
+    const bool head_only = request_ && request_->method == "HEAD";
+    out_ = http::format_response_head(
+               r.status, r.headers,
+               no_content ? std::nullopt : std::optional<std::size_t>(r.body.size())) +
+           (head_only || no_content ? std::string{} : r.body);
+    auto self = this->shared_from_this();
+    net::async_write(*stream_, net::buffer(out_),
+                     net::bind_executor(strand_, [self](error_code, std::size_t) {
+                       detail::close_stream(*self->stream_);
+                     }));
   }
 
-  // Starts the event stream: head first, then the subscription, then reads
-  // that only watch for the client leaving.
-  void stream(std::vector<std::string> channels,
-              std::vector<std::pair<std::string, std::string>> fields, std::string last_event_id) {
+  // Starts the event stream: the subscription first, with the head as the
+  // transport's preamble, then reads that only watch for the client leaving.
+  void stream(http::stream_plan plan) {
     request_done_ = true;
     if (timer_) timer_->cancel();
-    fields.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
-    // no-cache and X-Accel-Buffering stop proxies (nginx) from holding
-    // events back; no Content-Length and no compression, so every event is
-    // flushed to the client as it is written.
-    fields.emplace_back("Cache-Control", "no-cache");
-    fields.emplace_back("X-Accel-Buffering", "no");
-    // nginx gzips every type in gzip_types (text/event-stream is often
-    // there) and ignores Cache-Control: no-transform; a Content-Encoding
-    // already set is the only thing its gzip filter checks to stay off.
-    // "identity" is no coding: Chromium, curl and Node's fetch read the
-    // stream as is. Checked by tests/integration/nginx_proxy.mjs.
-    fields.emplace_back("Content-Encoding", "identity");
-    fields.emplace_back("Connection", "close");
-    // Subscribe first, with the head as the transport's preamble: the head
-    // leaves with the hub's first write (or alone, just below), so by the
-    // time a client sees the stream open it is subscribed, and an event
-    // published on that signal reaches it.
-    const transport_type transport(socket_, strand_, response_head(200, fields, std::nullopt));
+    plan.fields.emplace_back("Connection", "close");
+    // Subscribe first: the head leaves with the hub's first write (or
+    // alone, just below), so by the time a client sees the stream open it
+    // is subscribed, and an event published on that signal reaches it.
+    const transport_type transport(stream_, strand_,
+                                   http::format_response_head(200, plan.fields, std::nullopt));
     // An idle stream should cost as little as possible (19,000 of them fit
     // in one process): the request is done with.
     request_.reset();
     timer_.reset();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     // The handler holds the connection (and so its subscription): were the
     // connection to go first, its subscription's reset would cancel this
     // very notification. The hub calls the handler for every close it
     // makes, and reset() drops it, so no cycle stays.
     subscription_ = server_.hub_.subscribe(
-        channels, transport, last_event_id, [c = self](close_reason why, std::error_code e) {
+        plan.channels, transport, plan.last_event_id,
+        [c = self](close_reason why, std::error_code e) {
           c->server_.log(
               why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
               why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
@@ -301,11 +376,7 @@ class server::connection : public std::enable_shared_from_this<connection> {
     watch_for_close();
   }
 
-  void close() {
-    error_code ignored;
-    socket_->shutdown(net::socket_base::shutdown_both, ignored);
-    socket_->close(ignored);
-  }
+  void close() { detail::close_stream(*stream_); }
 
  private:
   // Reads straight into in_'s spare room: no fixed per-connection buffer
@@ -314,8 +385,8 @@ class server::connection : public std::enable_shared_from_this<connection> {
     constexpr std::size_t read_size = 4096;
     const std::size_t used = in_.size();
     in_.resize(used + read_size);
-    auto self = shared_from_this();
-    socket_->async_read_some(
+    auto self = this->shared_from_this();
+    stream_->async_read_some(
         net::buffer(&in_[used], read_size),
         net::bind_executor(strand_, [self, used](error_code ec, std::size_t n) {
           self->in_.resize(used + n);
@@ -328,61 +399,77 @@ class server::connection : public std::enable_shared_from_this<connection> {
     const auto& opts = server_.options_;
     if (head_size_ == 0) {
       std::size_t head_size = 0;
-      switch (parse_request_head(in_, opts.max_header_bytes, *request_, head_size)) {
-        case parse_status::incomplete:
+      std::string_view why;
+      const http::head_limits limits{opts.max_header_bytes, 100};
+      switch (http::parse_request_head(in_, limits, *request_, head_size, why)) {
+        case http::head_result::incomplete:
           return read_request();
-        case parse_status::too_large:
+        case http::head_result::too_large:
           return reply_error(431, "request head larger than " +
-                                      std::to_string(opts.max_header_bytes) + " bytes\n");
-        case parse_status::bad_version:
-          return reply_error(400, "only HTTP/1.0 and HTTP/1.1 are spoken here\n");
-        case parse_status::bad_request:
-          return reply_error(400, "malformed HTTP request\n");
-        case parse_status::complete:
+                                      std::to_string(opts.max_header_bytes) +
+                                      " bytes, or with more than 100 fields\n");
+        case http::head_result::bad_version:
+          return reply_error(505, "only HTTP/1.0 and HTTP/1.1 are spoken here\n");
+        case http::head_result::malformed:
+          return reply_error(400, "malformed HTTP request: " + std::string(why) + "\n");
+        case http::head_result::complete:
           break;
       }
       head_size_ = head_size;
-      if (request_->header("transfer-encoding"))
-        return reply_error(
-            411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
-      if (const auto length = request_->header("content-length")) {
-        std::size_t n = 0;
-        if (length->empty() || length->size() > 12)
-          return reply_error(400, "malformed Content-Length\n");
-        for (const char ch : *length) {
-          if (ch < '0' || ch > '9') return reply_error(400, "malformed Content-Length\n");
-          n = n * 10 + static_cast<std::size_t>(ch - '0');
-        }
-        if (n > opts.max_body_bytes)
+      const http::framing body = http::request_framing(*request_);
+      switch (body.kind) {
+        case http::body_kind::error:
+          return reply_error(body.status, std::string(body.error) + "\n");
+        case http::body_kind::chunked:
           return reply_error(
-              413, "request body larger than " + std::to_string(opts.max_body_bytes) + " bytes\n");
-        body_size_ = n;
+              411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
+        case http::body_kind::content_length:
+          if (body.length > opts.max_body_bytes)
+            return reply_error(413, "request body larger than " +
+                                        std::to_string(opts.max_body_bytes) + " bytes\n");
+          body_size_ = static_cast<std::size_t>(body.length);
+          break;
+        case http::body_kind::none:
+        case http::body_kind::until_close:
+          break;
       }
     }
     if (in_.size() - head_size_ < body_size_) return read_request();
     request_->body = in_.substr(head_size_, body_size_);
     in_.clear();
     in_.shrink_to_fit();
-    server_.handle(shared_from_this(), *request_);
+    server_.handle(this->shared_from_this(), *request_);
   }
 
-  // After the head, an SSE client sends nothing; the socket becomes readable
-  // only when it leaves (EOF, reset), which ends the subscription. Waiting
-  // for readability needs no buffer; stray bytes are read into a small one
-  // on the stack and dropped, so they cannot grow memory.
+  // After the head, an SSE client sends nothing; the stream becomes
+  // readable only when it leaves (EOF, reset), which ends the subscription.
   void watch_for_close() {
-    auto self = shared_from_this();
-    socket_->async_wait(
-        socket_type::wait_read, net::bind_executor(strand_, [self](error_code ec) {
-          if (ec) return self->close_quietly();
-          std::array<char, 256> discard;
-          error_code read_error;
-          self->socket_->non_blocking(true, read_error);
-          const std::size_t n = self->socket_->read_some(net::buffer(discard), read_error);
-          if (read_error == net::error::would_block || (!read_error && n > 0))
-            return self->watch_for_close();
-          self->close_quietly();  // EOF or an error: the client is gone
-        }));
+    auto self = this->shared_from_this();
+    if constexpr (std::is_same_v<Stream, net::ip::tcp::socket>) {
+      // On a plain socket, waiting for readability needs no buffer; stray
+      // bytes are read into a small one on the stack and dropped, so they
+      // cannot grow memory.
+      stream_->async_wait(
+          Stream::wait_read, net::bind_executor(strand_, [self](error_code ec) {
+            if (ec) return self->close_quietly();
+            std::array<char, 256> discard;
+            error_code read_error;
+            self->stream_->non_blocking(true, read_error);
+            const std::size_t n = self->stream_->read_some(net::buffer(discard), read_error);
+            if (read_error == net::error::would_block || (!read_error && n > 0))
+              return self->watch_for_close();
+            self->close_quietly();  // EOF or an error: the client is gone
+          }));
+    } else {
+      // Other streams (TLS has records to decrypt) are read through; the
+      // small buffer lives only as long as the stream.
+      if (!discard_) discard_ = std::make_unique<std::array<char, 256>>();
+      stream_->async_read_some(net::buffer(*discard_),
+                               net::bind_executor(strand_, [self](error_code ec, std::size_t) {
+                                 if (ec) return self->close_quietly();
+                                 self->watch_for_close();
+                               }));
+    }
   }
 
   void close_quietly() {
@@ -395,23 +482,26 @@ class server::connection : public std::enable_shared_from_this<connection> {
     close();
   }
 
-  server& server_;
+  basic_server& server_;
   net::any_io_executor strand_;  // serializes this connection's handlers
-  std::shared_ptr<socket_type> socket_;
+  std::shared_ptr<Stream> stream_;
   // The request phase's state lives on the heap and is freed once a stream
   // starts: an idle stream keeps only what streaming needs.
   std::unique_ptr<net::steady_timer> timer_;
   std::string in_;
   std::string out_;
   std::unique_ptr<request> request_ = std::make_unique<request>();
+  std::unique_ptr<std::array<char, 256>> discard_;  // streams that must be read through
   std::size_t head_size_ = 0;
   std::size_t body_size_ = 0;
   bool request_done_ = false;
-  hub_type::subscription subscription_;
+  typename hub_type::subscription subscription_;
 };
 
-inline server::server(server_options options)
+template <class Stream>
+basic_server<Stream>::basic_server(server_options options, stream_factory make_stream)
     : options_(std::move(options)),
+      make_stream_(std::move(make_stream)),
       work_(net::make_work_guard(io_)),
       strand_(net::make_strand(io_)),
       acceptor_(strand_),
@@ -419,53 +509,30 @@ inline server::server(server_options options)
       stop_timer_(strand_),
       flush_timer_(strand_),
       hub_(with_flush_timer(options_.hub)) {
+  if constexpr (std::is_constructible_v<Stream, net::ip::tcp::socket&&>) {
+    if (!make_stream_)
+      make_stream_ = [](net::ip::tcp::socket&& socket) { return Stream(std::move(socket)); };
+  }
+  rules_.cors_origins = options_.cors_origins;
+  rules_.authorize = options_.authorize;
   if (!options_.events_prefix.empty()) {
     const std::string prefix = options_.events_prefix;
-    sse_route(prefix, [prefix](const request& req) {
-      std::string channel = req.path.substr(prefix.size());
-      if (channel.empty() || channel.find('/') != std::string::npos)
-        return std::vector<std::string>{};
-      return std::vector<std::string>{std::move(channel)};
-    });
+    sse_route(prefix,
+              [prefix](const request& req) { return http::channel_after_prefix(req, prefix); });
   }
-  if (!options_.publish_prefix.empty()) {
-    const std::string prefix = options_.publish_prefix;
-    route("POST", prefix + "*", [this, prefix](const request& req) {
-      response r;
-      const std::string channel = req.path.substr(prefix.size());
-      if (channel.empty() || channel.find('/') != std::string::npos) {
-        r.status = 404;
-        r.body = "publish to " + prefix + "{channel}\n";
-        return r;
-      }
-      // query_param cannot tell a missing parameter from one that does not
-      // decode: refuse a malformed escape rather than publish the event
-      // under the default type or a hub-assigned id.
-      if (!percent_decode(req.query, true)) {
-        r.status = 400;
-        r.body = "malformed percent-escape in the query\n";
-        return r;
-      }
-      const auto type = req.query_param("event").value_or("");
-      const auto id = req.query_param("id").value_or("");
-      const auto result = hub_.publish(channel, ssepp::event_view{req.body, type, id});
-      if (result.error) {
-        r.status = 400;
-        r.body = result.error.message() + "\n";
-        return r;
-      }
-      r.body = result.id;
-      return r;
-    });
-  }
+  if (!options_.publish_prefix.empty())
+    route("POST", options_.publish_prefix + "*",
+          [this](const request& req) { return publish_answer(req); });
 }
 
-inline server::~server() {
+template <class Stream>
+basic_server<Stream>::~basic_server() {
   stop();
   wait();
 }
 
-inline void server::route(std::string method, std::string path, handler h) {
+template <class Stream>
+void basic_server<Stream>::route(std::string method, std::string path, handler h) {
   route_entry e;
   e.method = std::move(method);
   e.prefix = !path.empty() && path.back() == '*';
@@ -475,11 +542,17 @@ inline void server::route(std::string method, std::string path, handler h) {
   routes_.push_back(std::move(e));
 }
 
-inline void server::sse_route(std::string prefix, channel_mapper channels) {
-  sse_routes_.push_back({std::move(prefix), std::move(channels)});
+template <class Stream>
+void basic_server<Stream>::sse_route(std::string prefix, channel_mapper channels) {
+  rules_.event_routes.push_back({std::move(prefix), std::move(channels)});
 }
 
-inline void server::start() {
+template <class Stream>
+void basic_server<Stream>::start() {
+  if (!make_stream_)
+    throw std::logic_error(
+        "ssepp::asio::basic_server: this stream type needs a stream_factory (TLS: "
+        "tls_stream_factory(context)) to accept connections");
   const auto address = net::ip::make_address(options_.host);
   const net::ip::tcp::endpoint endpoint(address, options_.port);
   acceptor_.open(endpoint.protocol());
@@ -487,20 +560,44 @@ inline void server::start() {
   acceptor_.bind(endpoint);
   acceptor_.listen(net::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
+  start_threads();
+  accept();
+}
+
+template <class Stream>
+void basic_server<Stream>::start_without_listening() {
+  start_threads();
+}
+
+template <class Stream>
+void basic_server<Stream>::start_threads() {
   thread_count_ =
       options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  accept();
   schedule_tick();
   for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
-inline void server::wait() {
+template <class Stream>
+void basic_server<Stream>::serve(Stream stream, std::string remote_address) {
+  auto c = std::make_shared<connection>(*this, std::move(stream), connection_executor(),
+                                        std::move(remote_address));
+  if (stopping_) return c->close();
+  if (connections_.load() > options_.max_connections) {
+    c->reply_error(503, "too many connections; retry shortly\n", {{"Retry-After", "1"}});
+  } else {
+    c->start();
+  }
+}
+
+template <class Stream>
+void basic_server<Stream>::wait() {
   std::lock_guard<std::mutex> lock(join_mutex_);
   for (auto& t : threads_)
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
 }
 
-inline void server::stop() {
+template <class Stream>
+void basic_server<Stream>::stop() {
   if (stopping_.exchange(true)) return;
   net::post(strand_, [this] {
     error_code ignored;
@@ -534,8 +631,10 @@ inline void server::stop() {
   }
 }
 
-inline void server::accept() {
-  acceptor_.async_accept(connection_executor(), [this](error_code ec, socket_type socket) {
+template <class Stream>
+void basic_server<Stream>::accept() {
+  acceptor_.async_accept(connection_executor(), [this](error_code ec,
+                                                       net::ip::tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly
@@ -547,7 +646,13 @@ inline void server::accept() {
     }
     error_code ignored;
     socket.set_option(net::ip::tcp::no_delay(true), ignored);
-    auto c = std::make_shared<connection>(*this, std::move(socket));
+    std::string remote;
+    const auto endpoint = socket.remote_endpoint(ignored);
+    if (!ignored) remote = endpoint.address().to_string();
+    // The connection runs on the executor the socket was accepted on.
+    const net::any_io_executor executor = socket.get_executor();
+    auto c = std::make_shared<connection>(*this, make_stream_(std::move(socket)), executor,
+                                          std::move(remote));
     if (connections_.load() > options_.max_connections) {
       c->reply_error(503, "too many connections; retry shortly\n", {{"Retry-After", "1"}});
     } else {
@@ -557,7 +662,8 @@ inline void server::accept() {
   });
 }
 
-inline void server::schedule_tick() {
+template <class Stream>
+void basic_server<Stream>::schedule_tick() {
   tick_timer_.expires_after(options_.tick_interval);
   tick_timer_.async_wait([this](error_code ec) {
     if (ec || stopping_) return;
@@ -566,80 +672,17 @@ inline void server::schedule_tick() {
   });
 }
 
-inline std::optional<response> server::cors_check(
-    const request& req, std::vector<std::pair<std::string, std::string>>& fields) const {
-  const auto origin = req.header("origin");
-  if (!origin) return std::nullopt;  // same-origin or not a browser
-  // Browsers send Origin on same-origin POSTs too (fetch, forms): a page this
-  // server serves (static_root) may always call it, whatever the allowlist.
-  if (const auto host = req.header("host")) {
-    const std::size_t scheme_end = origin->find("://");
-    if (scheme_end != std::string_view::npos && origin->substr(scheme_end + 3) == *host)
-      return std::nullopt;
-  }
-  const bool allowed = std::find_if(options_.cors_origins.begin(), options_.cors_origins.end(),
-                                    [&](const std::string& o) {
-                                      return o == "*" || o == *origin;
-                                    }) != options_.cors_origins.end();
-  if (!allowed) {
-    response r;
-    r.status = 403;
-    r.body = "origin " + std::string(*origin) + " is not allowed\n";
-    return r;
-  }
-  fields.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
-  fields.emplace_back("Access-Control-Allow-Credentials", "true");
-  fields.emplace_back("Vary", "Origin");
-  return std::nullopt;
+template <class Stream>
+void basic_server<Stream>::handle(const std::shared_ptr<connection>& c, request& req) {
+  auto decision = http::decide_request(req, rules_);
+  if (auto* answer = std::get_if<response>(&decision)) return c->reply(std::move(*answer));
+  if (auto* plan = std::get_if<http::stream_plan>(&decision)) return c->stream(std::move(*plan));
+  route_to_handlers(c, req, std::get<http::route_request>(decision).cors_fields);
 }
 
-inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
-  std::vector<std::pair<std::string, std::string>> cors;
-  if (auto refused = cors_check(req, cors)) return c->reply(std::move(*refused));
-
-  if (req.method == "OPTIONS") {  // CORS preflight
-    response r;
-    r.status = 204;
-    r.headers = cors;
-    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    if (const auto asked = req.header("access-control-request-headers"))
-      r.headers.emplace_back("Access-Control-Allow-Headers", std::string(*asked));
-    r.headers.emplace_back("Access-Control-Max-Age", "600");
-    return c->reply(std::move(r));
-  }
-
-  if (options_.authorize) {
-    auth_result verdict = options_.authorize(req);
-    if (verdict.status != 0) {
-      response r;
-      r.status = verdict.status;
-      r.body = verdict.message.empty() ? std::string(reason_phrase(verdict.status)) + "\n"
-                                       : verdict.message;
-      r.headers = cors;
-      return c->reply(std::move(r));
-    }
-  }
-
-  for (const auto& s : sse_routes_) {
-    if (req.path.compare(0, s.prefix.size(), s.prefix) != 0) continue;
-    if (req.method != "GET") {
-      std::vector<std::pair<std::string, std::string>> fields = cors;
-      fields.emplace_back("Allow", "GET, OPTIONS");
-      return c->reply_error(405, "an event stream is read with GET\n", std::move(fields));
-    }
-    auto channels = s.channels(req);
-    if (channels.empty()) return c->reply_error(404, "no such event stream\n", cors);
-    // Browsers cannot set headers on EventSource's first request, so the
-    // id may also come as ?lastEventId=…; the header wins on reconnects.
-    std::string last_id;
-    if (const auto h = req.header("last-event-id")) {
-      last_id = std::string(*h);
-    } else if (auto q = req.query_param("lastEventId")) {
-      last_id = std::move(*q);
-    }
-    return c->stream(std::move(channels), std::move(cors), std::move(last_id));
-  }
-
+template <class Stream>
+void basic_server<Stream>::route_to_handlers(const std::shared_ptr<connection>& c,
+                                             const request& req, const http::field_list& cors) {
   // The methods of routes whose path matched: a 405 must list them in
   // Allow (RFC 9110 section 15.5.6); OPTIONS is answered on every path.
   std::string allowed;
@@ -656,6 +699,7 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
       out = r.h(req);
     } catch (const std::exception& e) {
       log(log_level::error, std::string("handler for ") + req.path + " threw: " + e.what());
+      out = response{};
       out.status = 500;
       out.body = "internal error\n";
     }
@@ -663,11 +707,10 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
     return c->reply(std::move(out));
   }
   if (!allowed.empty()) {
-    std::vector<std::pair<std::string, std::string>> fields = cors;
+    http::field_list fields = cors;
     fields.emplace_back("Allow", allowed + "OPTIONS");
     return c->reply_error(405, "method " + req.method + " not allowed here\n", std::move(fields));
   }
-
   if (!options_.static_root.empty() && (req.method == "GET" || req.method == "HEAD")) {
     response r = serve_static(req);
     r.headers.insert(r.headers.end(), cors.begin(), cors.end());
@@ -676,7 +719,38 @@ inline void server::handle(const std::shared_ptr<connection>& c, request& req) {
   return c->reply_error(404, "not found\n", cors);
 }
 
-inline response server::serve_static(const request& req) const {
+template <class Stream>
+response basic_server<Stream>::publish_answer(const request& req) {
+  response r;
+  const std::string& prefix = options_.publish_prefix;
+  const auto channel = http::channel_after_prefix(req, prefix);
+  if (channel.empty()) {
+    r.status = 404;
+    r.body = "publish to " + prefix + "{channel}\n";
+    return r;
+  }
+  // query_param cannot tell a missing parameter from one that does not
+  // decode: refuse a malformed escape rather than publish the event under
+  // the default type or a hub-assigned id.
+  if (!http::percent_decode(req.query, true)) {
+    r.status = 400;
+    r.body = "malformed percent-escape in the query\n";
+    return r;
+  }
+  const auto type = req.query_param("event").value_or("");
+  const auto id = req.query_param("id").value_or("");
+  const auto result = hub_.publish(channel.front(), ssepp::event_view{req.body, type, id});
+  if (result.error) {
+    r.status = 400;
+    r.body = result.error.message() + "\n";
+    return r;
+  }
+  r.body = result.id;
+  return r;
+}
+
+template <class Stream>
+response basic_server<Stream>::serve_static(const request& req) const {
   namespace fs = std::filesystem;
   response r;
   std::error_code ec;

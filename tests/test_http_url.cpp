@@ -1,6 +1,7 @@
-// parse_url and resolve_location: what the client connects to, and where a
-// redirect's Location leads (RFC 3986 section 5 for references).
-#include <ssepp/asio/url.hpp>
+// URLs and request-target parts: parse_url and resolve_location (what the
+// client connects to, and where a redirect's Location leads, RFC 3986
+// section 5), percent_decode, and query parameters.
+#include <ssepp/http/url.hpp>
 
 #include <doctest/doctest.h>
 
@@ -9,9 +10,13 @@
 #include <string>
 #include <string_view>
 
-using ssepp::asio::parse_url;
-using ssepp::asio::resolve_location;
-using ssepp::asio::url;
+using namespace std::string_literals;
+using ssepp::http::parse_url;
+using ssepp::http::percent_decode;
+using ssepp::http::query_param;
+using ssepp::http::raw_query_param;
+using ssepp::http::resolve_location;
+using ssepp::http::url;
 
 namespace {
 
@@ -30,6 +35,8 @@ std::string resolved(std::string_view base, std::string_view location) {
 }
 
 }  // namespace
+
+// --- parse_url ---------------------------------------------------------------
 
 TEST_CASE("parse_url splits scheme, host, port and target") {
   CHECK(parsed("http://example.com/events") == "http example.com 80 /events");
@@ -80,6 +87,11 @@ TEST_CASE("parse_url: ports") {
     CHECK(parsed("http://h:-1/") == "none");
     CHECK(parsed("http://h:+80/") == "none");
     CHECK(parsed("http://h:0x50/") == "none");
+    CHECK(parsed("http://h: 80/") == "none");
+    CHECK(parsed("http://h:18446744073709551696/") == "none");  // 2^64 + 80 must not wrap
+  }
+  SUBCASE("leading zeros are allowed however many there are") {
+    CHECK(parsed("http://h:000000080/") == "http h 80 /");
   }
 }
 
@@ -157,6 +169,8 @@ TEST_CASE("parse_url: spaces and control bytes are refused anywhere") {
   CHECK(parsed("http://example.com/\xc3\xa9") == "http example.com 80 /\xc3\xa9");
 }
 
+// --- resolve_location ----------------------------------------------------------
+
 TEST_CASE("resolve_location: an absolute URL replaces everything") {
   const std::string base = "http://a.example:8080/dir/page?x=1";
   CHECK(resolved(base, "https://b.example/new") == "https b.example 443 /new");
@@ -217,4 +231,120 @@ TEST_CASE("resolve_location: an empty Location is the base itself") {
 TEST_CASE("resolve_location: control bytes in the Location are refused") {
   CHECK(resolved("http://a/", "/x y") == "none");
   CHECK(resolved("http://a/", "/x\r\nInjected: 1") == "none");
+}
+
+TEST_CASE("remove_dot_segments: RFC 3986 5.2.4's examples and edge cases") {
+  using ssepp::http::detail::remove_dot_segments;
+  CHECK(remove_dot_segments("/a/b/c/./../../g") == "/a/g");
+  CHECK(remove_dot_segments("mid/content=5/../6") == "mid/6");
+  CHECK(remove_dot_segments("/../x") == "/x");
+  CHECK(remove_dot_segments("/a/..") == "/");
+  CHECK(remove_dot_segments("/a/.") == "/a/");
+  CHECK(remove_dot_segments("./x") == "x");
+  CHECK(remove_dot_segments("..") == "");
+  CHECK(remove_dot_segments("/a..b/.c/") == "/a..b/.c/");
+}
+
+// --- percent decoding --------------------------------------------------------
+
+TEST_CASE("percent_decode: escapes, '+' and plain bytes") {
+  CHECK(percent_decode("", false) == ""s);
+  CHECK(percent_decode("plain/text.html", false) == "plain/text.html"s);
+  CHECK(percent_decode("%41%42c", false) == "ABc"s);
+  CHECK(percent_decode("%2e%2E", false) == ".."s);
+  CHECK(percent_decode("%C3%A9t%c3%a9", false) == "\xc3\xa9t\xc3\xa9"s);
+  CHECK(percent_decode("a+b", false) == "a+b"s);
+  CHECK(percent_decode("a+b", true) == "a b"s);
+  CHECK(percent_decode("a%2Bb", true) == "a+b"s);
+  CHECK(percent_decode("%20", true) == " "s);
+  // Decoding happens once: an escaped '%' stays a literal '%'.
+  CHECK(percent_decode("%2541", false) == "%41"s);
+}
+
+TEST_CASE("percent_decode: every byte but NUL, in both hex cases") {
+  static constexpr char upper[] = "0123456789ABCDEF";
+  static constexpr char lower[] = "0123456789abcdef";
+  for (unsigned b = 1; b < 256; ++b) {
+    CAPTURE(b);
+    const std::string expected(1, static_cast<char>(b));
+    const std::string up{'%', upper[b / 16], upper[b % 16]};
+    const std::string low{'%', lower[b / 16], lower[b % 16]};
+    CHECK(percent_decode(up, false) == expected);
+    CHECK(percent_decode(low, true) == expected);
+  }
+}
+
+TEST_CASE("percent_decode: malformed escapes and encoded NUL are refused") {
+  for (const char* s : {"%", "%4", "a%", "a%4", "%G1", "%1G", "%%41", "% 41", "%-1", "%+1", "%00",
+                        "a%00b", "ok%0"}) {
+    CAPTURE(s);
+    CHECK_FALSE(percent_decode(s, false));
+    CHECK_FALSE(percent_decode(s, true));
+  }
+}
+
+// --- query parameters ----------------------------------------------------------
+
+TEST_CASE("query_param finds a parameter by name and decodes its value") {
+  const std::string q = "event=update&id=42&lastEventId=ab%2Dc&msg=hello+world%21";
+  CHECK(query_param(q, "event") == "update"s);
+  CHECK(query_param(q, "id") == "42"s);
+  CHECK(query_param(q, "lastEventId") == "ab-c"s);
+  CHECK(query_param(q, "msg") == "hello world!"s);
+  CHECK_FALSE(query_param(q, "missing"));
+  // Names are case-sensitive.
+  CHECK_FALSE(query_param(q, "lasteventid"));
+}
+
+TEST_CASE("query_param: the first of repeated names wins") {
+  CHECK(query_param("a=1&a=2", "a") == "1"s);
+}
+
+TEST_CASE("query_param: empty values, bare names, empty pairs") {
+  const std::string q = "&&flag&empty=&x=1&";
+  CHECK(query_param(q, "flag") == ""s);
+  CHECK(query_param(q, "empty") == ""s);
+  CHECK(query_param(q, "x") == "1"s);
+  CHECK_FALSE(query_param("", "x"));
+  CHECK_FALSE(query_param("x1=1", "x"));
+  CHECK_FALSE(query_param("xx=1", "x"));
+}
+
+TEST_CASE("query_param: '=' inside a value; names are decoded too") {
+  CHECK(query_param("t=a=b=c", "t") == "a=b=c"s);
+  CHECK(query_param("%6castEventId=5", "lastEventId") == "5"s);
+  CHECK(query_param("a+b=1", "a b") == "1"s);
+  // An escaped '&' or '=' is data, not a separator.
+  CHECK(query_param("v=1%262%3D3&w=4", "v") == "1&2=3"s);
+}
+
+TEST_CASE("query_param: a value that does not decode is absent") {
+  CHECK_FALSE(query_param("event=%0", "event"));
+  CHECK_FALSE(query_param("event=%00", "event"));
+  // ... even when a later parameter of that name would decode.
+  CHECK_FALSE(query_param("event=%zz&event=ok", "event"));
+  // A malformed name is skipped, and a later well-formed pair still found.
+  CHECK(query_param("%zz=1&a=2", "a") == "2"s);
+}
+
+TEST_CASE("raw_query_param returns the first matching value exactly as sent") {
+  using sv = std::string_view;
+  CHECK(raw_query_param("a=1%202+3&b=x", "a") == sv("1%202+3"));
+  CHECK(raw_query_param("a=%zz", "a") == sv("%zz"));
+  CHECK(raw_query_param("a=1&a=2", "a") == sv("1"));
+  CHECK(raw_query_param("flag&x=1", "flag") == sv(""));
+  CHECK(raw_query_param("x=", "x") == sv(""));
+  CHECK(raw_query_param("%6castEventId=7%2B1", "lastEventId") == sv("7%2B1"));
+  CHECK(raw_query_param("last+id=3", "last id") == sv("3"));
+  CHECK_FALSE(raw_query_param("", "a"));
+  CHECK_FALSE(raw_query_param("ab=1&%zz=2", "a"));
+  CHECK_FALSE(raw_query_param("A=1", "a"));
+}
+
+TEST_CASE("raw_query_param: the value is a view into the query") {
+  const std::string q = "x=1&name=value&y=2";
+  const auto v = raw_query_param(q, "name");
+  REQUIRE(v);
+  CHECK(v->data() == q.data() + 9);
+  CHECK(v->size() == 5);
 }
