@@ -95,3 +95,15 @@ TEST_CASE("parse_decimal and parse_hex work in constant expressions") {
   static_assert(!parse_hex<std::uint8_t>("1ff"));
   CHECK(true);
 }
+
+TEST_CASE("parse_decimal_saturating gives the maximum for a value too large, digits only still") {
+  using ssepp::http::parse_decimal_saturating;
+  CHECK(show(parse_decimal_saturating<std::uint64_t>("3000")) == "3000");
+  CHECK(show(parse_decimal_saturating<std::uint64_t>("99999999999999999999999")) ==
+        "18446744073709551615");
+  CHECK(show(parse_decimal_saturating<std::uint16_t>("65536")) == "65535");
+  for (const char* s : {"", "1x", "-1", " 1", "99999999999999999999999x"}) {
+    CAPTURE(s);
+    CHECK(show(parse_decimal_saturating<std::uint64_t>(s)) == "none");
+  }
+}

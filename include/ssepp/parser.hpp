@@ -19,6 +19,7 @@
 #include "detail/utf8.hpp"
 #include "error.hpp"
 #include "event.hpp"
+#include "http/decimal.hpp"
 
 #if SSEPP_HAS_CONCEPTS
 #include <concepts>
@@ -389,12 +390,9 @@ void parser<Handler>::process_field(std::string_view name, std::string_view valu
           }
           using rep = std::chrono::milliseconds::rep;
           constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<rep>::max());
-          std::uint64_t ms = 0;
-          for (const char c : value) {
-            if (c < '0' || c > '9') return;  // not all digits: ignore the field
-            ms = ms > max / 10 ? max + 1 : ms * 10 + static_cast<std::uint64_t>(c - '0');
-          }
-          handler_.on_retry(std::chrono::milliseconds{static_cast<rep>(ms > max ? max : ms)});
+          const auto ms = http::parse_decimal_saturating<std::uint64_t>(value);
+          if (!ms) return;  // not all digits: ignore the field
+          handler_.on_retry(std::chrono::milliseconds{static_cast<rep>(*ms > max ? max : *ms)});
         }
       }
       return;

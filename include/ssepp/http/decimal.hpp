@@ -1,6 +1,8 @@
 // Strict unsigned numbers as HTTP writes them: 1*DIGIT (Content-Length,
-// Retry-After, ports) and 1*HEXDIG (chunk sizes). The one place ssepp turns
-// such text into a number. No I/O.
+// Retry-After, ports, the event stream's retry: field, the hub's id
+// sequence numbers) and 1*HEXDIG (chunk sizes). The one place ssepp turns
+// such text into a number. Standard library only, so the core headers use
+// it too. No I/O.
 #pragma once
 
 #include <limits>
@@ -57,6 +59,19 @@ constexpr std::optional<Unsigned> parse_unsigned(std::string_view s, unsigned ba
 template <class Unsigned>
 constexpr std::optional<Unsigned> parse_decimal(std::string_view s) noexcept {
   return detail::parse_unsigned<Unsigned>(s, 10);
+}
+
+/// Parses `s` as 1*DIGIT like parse_decimal, but a value too large for
+/// `Unsigned` gives its maximum instead of nullopt: for numbers where "more
+/// than can be held" still means something, as the event-stream `retry:`
+/// field, which the HTML standard reads as any run of digits.
+template <class Unsigned>
+constexpr std::optional<Unsigned> parse_decimal_saturating(std::string_view s) noexcept {
+  if (s.empty()) return std::nullopt;
+  for (const char c : s)
+    if (c < '0' || c > '9') return std::nullopt;
+  const auto n = parse_decimal<Unsigned>(s);
+  return n ? *n : std::numeric_limits<Unsigned>::max();
 }
 
 /// Parses `s` as 1*HEXDIG (RFC 9112 section 7.1's chunk-size): hexadecimal
