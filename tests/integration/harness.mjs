@@ -12,7 +12,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // parseOptions(argv, { name: default, ... }): "--some-name VALUE" fills
-// options.someName. Every option takes a value; unknown ones are refused.
+// options.someName. An option whose default is `false` is a flag ("--name"
+// sets it to true, no value); every other option takes a value. Unknown ones
+// are refused.
 export function parseOptions(argv, defaults, usage) {
   const options = { ...defaults };
   for (let i = 0; i < argv.length; ++i) {
@@ -23,6 +25,10 @@ export function parseOptions(argv, defaults, usage) {
     }
     const key = arg.startsWith('--') ? arg.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase()) : '';
     if (!key || !(key in defaults)) fail(`unknown argument ${JSON.stringify(arg)}\n${usage}`);
+    if (defaults[key] === false) {
+      options[key] = true;
+      continue;
+    }
     if (i + 1 >= argv.length) fail(`${arg} needs a value\n${usage}`);
     options[key] = argv[++i];
   }

@@ -26,6 +26,7 @@
 #include "../event.hpp"
 #include "../parser.hpp"
 #include "../reconnect.hpp"
+#include "connector.hpp"
 #include "../http/chunked.hpp"
 #include "../http/head.hpp"
 #include "../http/response_action.hpp"
@@ -72,7 +73,9 @@ struct client_error {
   std::chrono::milliseconds retry_in{0};  ///< when will_reconnect
 };
 
-/// A server-sent events client.
+/// A server-sent events client, on any connector (connector.hpp):
+/// `event_source` connects over TCP and TLS; tests connect one to an
+/// in-process server over memory streams.
 ///
 /// Create with `event_source::create`, add listeners, `start()`. Callbacks
 /// run on the client's strand (one at a time, on a thread running the
@@ -81,17 +84,24 @@ struct client_error {
 ///
 /// Thread safety: every member function may be called from any thread;
 /// add listeners before `start()`.
-class event_source : public std::enable_shared_from_this<event_source> {
+template <class Connector>
+class basic_event_source : public std::enable_shared_from_this<basic_event_source<Connector>> {
  public:
   using listener = std::function<void(const message&)>;
+  using connector_type = Connector;
 
   /// A client for `url` on `executor` (e.g. io_context.get_executor()).
-  static std::shared_ptr<event_source> create(net::any_io_executor executor, std::string url,
-                                              client_options options = {}) {
-    return std::shared_ptr<event_source>(
-        new event_source(std::move(executor), std::move(url), std::move(options)));
+  /// `connector_args` go to the connector's constructor after the client's
+  /// strand and options.
+  template <class... ConnectorArgs>
+  static std::shared_ptr<basic_event_source> create(net::any_io_executor executor,
+                                                    std::string url, client_options options = {},
+                                                    ConnectorArgs&&... connector_args) {
+    return std::shared_ptr<basic_event_source>(
+        new basic_event_source(std::move(executor), std::move(url), std::move(options),
+                               std::forward<ConnectorArgs>(connector_args)...));
   }
-  ~event_source() = default;
+  ~basic_event_source() = default;
 
   /// Calls `f` for every event of `type` ("message" for unnamed events).
   void on(std::string type, listener f) { listeners_[std::move(type)].push_back(std::move(f)); }
@@ -139,8 +149,10 @@ class event_source : public std::enable_shared_from_this<event_source> {
   }
 
  private:
+  using std::enable_shared_from_this<basic_event_source>::shared_from_this;
+
   struct dispatcher {
-    event_source* self;
+    basic_event_source* self;
     void on_event(const message& m) { self->dispatch_event(m); }
     void on_retry(std::chrono::milliseconds ms) {
       self->policy_.set_retry(ms);
@@ -152,12 +164,14 @@ class event_source : public std::enable_shared_from_this<event_source> {
     }
   };
 
-  event_source(net::any_io_executor executor, std::string url, client_options options)
+  template <class... ConnectorArgs>
+  basic_event_source(net::any_io_executor executor, std::string url, client_options options,
+                     ConnectorArgs&&... connector_args)
       : strand_(net::make_strand(executor)),
         options_(std::move(options)),
         url_text_(std::move(url)),
-        resolver_(strand_),
-        socket_(strand_),
+        connector_(net::any_io_executor(strand_), options_,
+                   std::forward<ConnectorArgs>(connector_args)...),
         connect_timer_(strand_),
         stall_timer_(strand_),
         retry_timer_(strand_),
@@ -202,9 +216,6 @@ class event_source : public std::enable_shared_from_this<event_source> {
       current_url_ = u->str();
     }
     url_ = *u;
-#if !defined(SSEPP_ENABLE_OPENSSL)
-    if (url_.tls()) return fail_final(make_error_code(errc::tls_unavailable), 0, url_.str());
-#endif
     state_ = ready_state::connecting;
     ++attempt_;
     const auto attempt = attempt_;
@@ -214,67 +225,13 @@ class event_source : public std::enable_shared_from_this<event_source> {
       if (!ec && attempt == self->attempt_ && !self->streaming_)
         self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
     });
-    resolver_.async_resolve(
-        url_.host, std::to_string(url_.port),
-        [self, attempt](error_code ec, net::ip::tcp::resolver::results_type results) {
+    connector_.async_connect(
+        url_, [self, attempt](std::error_code ec, std::string what, bool can_retry) {
           if (attempt != self->attempt_ || self->closing_) return;
-          if (ec) return self->retryable(ec, 0, "resolving " + self->url_.host);
-          self->reset_socket();
-          net::async_connect(
-              self->socket_, results, [self, attempt](error_code e, const auto&) {
-                if (attempt != self->attempt_ || self->closing_) return;
-                if (e) return self->retryable(e, 0, "connecting to " + self->url_.str());
-                self->handshake(attempt);
-              });
+          if (ec && can_retry) return self->retryable(ec, 0, std::move(what));
+          if (ec) return self->fail_final(ec, 0, std::move(what));
+          self->send_request(attempt);
         });
-  }
-
-  void reset_socket() {
-    error_code ignored;
-    socket_.close(ignored);
-#if defined(SSEPP_ENABLE_OPENSSL)
-    tls_.reset();
-#endif
-  }
-
-  void handshake(unsigned attempt) {
-    error_code ignored;
-    socket_.set_option(net::ip::tcp::no_delay(true), ignored);
-#if defined(SSEPP_ENABLE_OPENSSL)
-    if (url_.tls()) {
-      if (!tls_context_) {
-        tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
-        tls_context_->set_default_verify_paths();
-        if (!options_.ca_file.empty()) {
-          error_code ca_error;
-          tls_context_->load_verify_file(options_.ca_file, ca_error);
-          // A CA file that cannot be used would only surface later as a
-          // puzzling "certificate verify failed": say what is wrong now.
-          if (ca_error) {
-            tls_context_.reset();
-            return fail_final(ca_error, 0, "cannot load the CA file '" + options_.ca_file + "'");
-          }
-        }
-        tls_context_->set_verify_mode(options_.verify_peer ? net::ssl::verify_peer
-                                                           : net::ssl::verify_none);
-      }
-      tls_.emplace(socket_, *tls_context_);
-      // SNI carries host names only (RFC 6066 section 3), never IP literals.
-      error_code not_ip;
-      (void)net::ip::make_address(url_.host, not_ip);
-      if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
-      if (options_.verify_peer)
-        tls_->set_verify_callback(net::ssl::host_name_verification(url_.host));
-      auto self = shared_from_this();
-      tls_->async_handshake(net::ssl::stream_base::client, [self, attempt](error_code ec) {
-        if (attempt != self->attempt_ || self->closing_) return;
-        if (ec) return self->retryable(ec, 0, "TLS handshake with " + self->url_.str());
-        self->send_request(attempt);
-      });
-      return;
-    }
-#endif
-    send_request(attempt);
   }
 
   void send_request(unsigned attempt) {
@@ -333,7 +290,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
         ++redirects_;
         if (action.drop_body) body_.clear();
         method_ = action.method;
-        reset_socket();
+        connector_.close();
         return connect(action.location.str());
       case http::client_step::stop:  // the server says: stop reconnecting
         return finish();
@@ -376,13 +333,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
     read(net::buffer(buffer_), [self, attempt](error_code ec, std::size_t n) {
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) {
-        const bool clean_end = ec == net::error::eof
-#if defined(SSEPP_ENABLE_OPENSSL)
-                               || ec == net::ssl::error::stream_truncated
-#endif
-            ;
-        return self->retryable(clean_end ? make_error_code(errc::stream_ended) : ec, 0,
-                               self->url_.str());
+        return self->retryable(
+            Connector::is_clean_end(ec) ? make_error_code(errc::stream_ended) : std::error_code(ec),
+            0, self->url_.str());
       }
       self->arm_stall_timer();
       if (self->consume(std::string_view(self->buffer_.data(), n))) self->read_body(attempt);
@@ -499,8 +452,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
     streaming_ = false;
     connect_timer_.cancel();
     stall_timer_.cancel();
-    resolver_.cancel();
-    reset_socket();
+    connector_.close();
   }
 
   void finish() {
@@ -521,25 +473,15 @@ class event_source : public std::enable_shared_from_this<event_source> {
     return std::min(ms, longest);
   }
 
-  // --- I/O on the plain or TLS stream ----------------------------------------
+  // --- I/O on the connection ------------------------------------------------
 
   template <class Buffers, class Handler>
   void write(const Buffers& buffers, Handler&& h) {
-#if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_)
-      return net::async_write(*tls_, buffers,
-                                 net::bind_executor(strand_, std::forward<Handler>(h)));
-#endif
-    net::async_write(socket_, buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
+    net::async_write(connector_, buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
   }
   template <class Buffers, class Handler>
   void read(const Buffers& buffers, Handler&& h) {
-#if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_)
-      return tls_->async_read_some(buffers,
-                                   net::bind_executor(strand_, std::forward<Handler>(h)));
-#endif
-    socket_.async_read_some(buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
+    connector_.async_read_some(buffers, net::bind_executor(strand_, std::forward<Handler>(h)));
   }
 
   net::strand<net::any_io_executor> strand_;
@@ -548,12 +490,7 @@ class event_source : public std::enable_shared_from_this<event_source> {
   http::url url_;
   std::string method_ = options_.method;
   std::string body_ = options_.body;
-  net::ip::tcp::resolver resolver_;
-  net::ip::tcp::socket socket_;
-#if defined(SSEPP_ENABLE_OPENSSL)
-  std::unique_ptr<net::ssl::context> tls_context_;
-  std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls_;
-#endif
+  Connector connector_;
   net::steady_timer connect_timer_, stall_timer_, retry_timer_;
   parser<dispatcher> parser_;
   reconnect_policy policy_;
@@ -583,6 +520,9 @@ class event_source : public std::enable_shared_from_this<event_source> {
   std::string last_event_id_;
   std::string current_url_;
 };
+
+/// The client over TCP (and TLS for https:// with SSEPP_ENABLE_OPENSSL).
+using event_source = basic_event_source<tcp_connector>;
 
 }  // namespace SSEPP_ASIO_FLAVOUR
 }  // namespace ssepp::asio

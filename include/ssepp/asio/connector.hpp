@@ -1,0 +1,177 @@
+// How an event_source reaches its server: the connector concept, and the
+// bundled tcp_connector (DNS, TCP, and TLS for https:// URLs). Templating
+// the client on it lets the same client run over an in-memory stream in
+// tests, or over a transport of the user's own.
+#pragma once
+
+#include "net.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "../error.hpp"
+#include "../http/url.hpp"
+
+namespace ssepp::asio {
+inline namespace SSEPP_ASIO_FLAVOUR {
+
+// ---------------------------------------------------------------------------
+// The connector concept
+//
+// A basic_event_source<C> makes one C, as C(executor, options, args...)
+// (executor: the client's strand; options: its client_options; args: what
+// the caller passed to create()), and uses it for every attempt. For a value
+// `c` of type C, `u` an http::url, `b` buffers and `h` handlers:
+//
+//   expression             | semantics
+//   -----------------------+--------------------------------------------------
+//   c.async_connect(u, h)  | Ends any previous connection, then connects to u
+//                          | (resolving, TCP, a TLS handshake for https...).
+//                          | Calls h(std::error_code ec, std::string what,
+//                          | bool retryable) once, on the executor: ec empty
+//                          | when connected; `what` names the failed step;
+//                          | `retryable` false for errors a new attempt would
+//                          | meet again (no TLS support, a bad CA file).
+//   c.async_read_some(b,h) | AsyncReadStream on the connection
+//   c.async_write_some(b,h)| AsyncWriteStream on the connection
+//   c.get_executor()       | the executor given at construction
+//   c.close()              | cancels a connect in progress and closes the
+//                          | connection (pending reads then complete with an
+//                          | error); idempotent
+//   c.is_clean_end(ec)     | true when a read error means the server ended
+//                          | the stream (EOF; TLS without close_notify)
+//
+// Bundled: tcp_connector. Tests use a connector that pairs the client with an
+// in-process server over ssepp::asio::memory_stream.
+// ---------------------------------------------------------------------------
+
+/// Connects over TCP, with TLS for https:// (when built with
+/// SSEPP_ENABLE_OPENSSL): certificate and host name verified unless
+/// client_options::verify_peer is false, SNI for host names, an extra CA
+/// file from client_options::ca_file. Nagle is off: events are small.
+///
+/// Thread safety: like an Asio socket, use from the executor only.
+class tcp_connector {
+ public:
+  using executor_type = net::any_io_executor;
+
+  template <class Options>
+  tcp_connector(executor_type executor, const Options& options)
+      : executor_(executor),
+        resolver_(executor),
+        socket_(executor),
+        verify_peer_(options.verify_peer),
+        ca_file_(options.ca_file) {}
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  template <class Handler>
+  void async_connect(const http::url& u, Handler&& handler) {
+    close();
+    target_ = u;
+#if !defined(SSEPP_ENABLE_OPENSSL)
+    if (u.tls())
+      return net::post(executor_, [h = std::forward<Handler>(handler), what = u.str()]() mutable {
+        h(make_error_code(errc::tls_unavailable), std::move(what), false);
+      });
+#endif
+    auto h = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    resolver_.async_resolve(
+        u.host, std::to_string(u.port),
+        [this, h](error_code ec, net::ip::tcp::resolver::results_type results) {
+          if (ec) return (*h)(ec, "resolving " + target_.host, true);
+          net::async_connect(socket_, results, [this, h](error_code e, const auto&) {
+            if (e) return (*h)(e, "connecting to " + target_.str(), true);
+            error_code ignored;
+            socket_.set_option(net::ip::tcp::no_delay(true), ignored);
+            handshake(h);
+          });
+        });
+  }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(h));
+#endif
+    socket_.async_read_some(buffers, std::forward<Handler>(h));
+  }
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& buffers, Handler&& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Handler>(h));
+#endif
+    socket_.async_write_some(buffers, std::forward<Handler>(h));
+  }
+
+  void close() noexcept {
+    resolver_.cancel();
+    error_code ignored;
+    socket_.close(ignored);
+#if defined(SSEPP_ENABLE_OPENSSL)
+    tls_.reset();
+#endif
+  }
+
+  static bool is_clean_end(const error_code& ec) noexcept {
+    return ec == net::error::eof
+#if defined(SSEPP_ENABLE_OPENSSL)
+           || ec == net::ssl::error::stream_truncated
+#endif
+        ;
+  }
+
+ private:
+  template <class SharedHandler>
+  void handshake(const SharedHandler& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (target_.tls()) {
+      if (!tls_context_) {
+        tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+        tls_context_->set_default_verify_paths();
+        if (!ca_file_.empty()) {
+          error_code ca_error;
+          tls_context_->load_verify_file(ca_file_, ca_error);
+          // A CA file that cannot be used would only surface later as a
+          // puzzling "certificate verify failed": say what is wrong now.
+          if (ca_error) {
+            tls_context_.reset();
+            return (*h)(ca_error, "cannot load the CA file '" + ca_file_ + "'", false);
+          }
+        }
+        tls_context_->set_verify_mode(verify_peer_ ? net::ssl::verify_peer
+                                                   : net::ssl::verify_none);
+      }
+      tls_.emplace(socket_, *tls_context_);
+      // SNI carries host names only (RFC 6066 section 3), never IP literals.
+      error_code not_ip;
+      (void)net::ip::make_address(target_.host, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), target_.host.c_str());
+      if (verify_peer_) tls_->set_verify_callback(net::ssl::host_name_verification(target_.host));
+      tls_->async_handshake(net::ssl::stream_base::client, [this, h](error_code ec) {
+        (*h)(ec, ec ? "TLS handshake with " + target_.str() : std::string{}, true);
+      });
+      return;
+    }
+#endif
+    (*h)(std::error_code{}, std::string{}, true);
+  }
+
+  executor_type executor_;
+  net::ip::tcp::resolver resolver_;
+  net::ip::tcp::socket socket_;
+  bool verify_peer_;
+  std::string ca_file_;
+  http::url target_;
+#if defined(SSEPP_ENABLE_OPENSSL)
+  std::unique_ptr<net::ssl::context> tls_context_;
+  std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls_;
+#endif
+};
+
+}  // namespace SSEPP_ASIO_FLAVOUR
+}  // namespace ssepp::asio
