@@ -12,7 +12,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <ostream>  // doctest prints std::error_code through it
@@ -1602,4 +1605,95 @@ TEST_CASE("coalescing: close_all writes a held-back queue and the last word befo
   f.loop.run();
   CHECK(data_of(a.peer) == strings{"1", "2", "bye"});
   CHECK(a.peer.closed());
+}
+
+// =============================================================================
+// A transport that completes inside async_write
+// =============================================================================
+
+namespace {
+// Breaks transport.hpp's rule on purpose, as a blocking server's buffer with
+// room would: writes at once and calls the handler before async_write
+// returns, with the hub's subscriber lock held up the stack.
+struct inline_transport {
+  std::shared_ptr<std::string> received = std::make_shared<std::string>();
+  std::error_code fail_with;  // set: every write fails with it
+  template <class Handler>
+  void async_write(ssepp::buffer_span b, Handler&& h) {
+    if (fail_with) return h(fail_with, 0);
+    for (const auto& piece : b) received->append(piece.data(), piece.size());
+    h(std::error_code{}, b.bytes());
+  }
+  void close() noexcept {}
+};
+using inline_hub = ssepp::hub<inline_transport>;
+
+// Runs `body` on its own thread and reports whether it finished: a deadlock
+// fails the test instead of hanging it (the stuck thread is then left).
+bool finishes(std::function<void()> body) {
+  std::packaged_task<void()> task(std::move(body));
+  auto done = task.get_future();
+  std::thread runner(std::move(task));
+  if (done.wait_for(60s) != std::future_status::ready) {
+    runner.detach();
+    return false;
+  }
+  runner.join();
+  done.get();
+  return true;
+}
+
+strings data_in(const std::string& bytes) {
+  ssepp::parser<stream_reader> p{stream_reader{}};
+  REQUIRE_FALSE(p.feed(bytes));
+  strings out;
+  for (const auto& e : p.handler().events) out.push_back(e.data);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a transport that completes inside async_write does not deadlock, and gets every event") {
+  inline_transport t;
+  const auto received = t.received;
+  ssepp::hub_stats stats;
+  CHECK(finishes([&] {
+    auto o = plain_options();
+    o.initial_retry = std::chrono::milliseconds{1000};  // a write during subscribe
+    inline_hub hub{o};
+    auto sub = hub.subscribe({"a"}, std::move(t));
+    for (int i = 1; i <= 200; ++i) REQUIRE_FALSE(hub.publish("a", {std::to_string(i)}).error);
+    hub.tick();
+    hub.flush();
+    hub.close_all(ssepp::event_view{"bye"});
+    stats = hub.stats();
+  }));
+  auto expected = numbers(1, 200);
+  expected.push_back("bye");
+  CHECK(data_in(*received) == expected);
+  CHECK(stats.deliveries == 200);
+  CHECK(stats.subscribers == 0);  // close_all finished closing it
+}
+
+TEST_CASE("a transport that fails inside async_write is closed as peer_gone, without deadlock") {
+  inline_transport t;
+  t.fail_with = std::make_error_code(std::errc::broken_pipe);
+  close_record closed;
+  std::size_t subscribers_after = 1;
+  bool active_after = true;
+  CHECK(finishes([&] {
+    inline_hub hub{plain_options()};
+    auto sub = hub.subscribe({"a"}, std::move(t), {}, [&](close_reason r, std::error_code ec) {
+      ++closed.calls;
+      closed.reason = r;
+      closed.error = ec;
+    });
+    REQUIRE_FALSE(hub.publish("a", {"1"}).error);
+    subscribers_after = hub.stats().subscribers;
+    active_after = sub.active();
+  }));
+  CHECK(closed.calls == 1);
+  CHECK(closed.reason == close_reason::peer_gone);
+  CHECK(closed.error == std::errc::broken_pipe);
+  CHECK(subscribers_after == 0);
+  CHECK_FALSE(active_after);
 }

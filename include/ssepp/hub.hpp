@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "error.hpp"
 #include "event.hpp"
 #include "format.hpp"
+#include "http/decimal.hpp"
 #include "transport.hpp"
 
 namespace ssepp {
@@ -162,6 +164,10 @@ struct subscriber {
   bool closed = false;
   std::optional<close_reason> reason;  // set when the hub closed it
   std::error_code close_error;
+  // The thread inside transport.async_write, while it is there (else no
+  // thread): a completion arriving on that thread is inline, with `mutex`
+  // held further up the same stack (see start_write_locked).
+  std::atomic<std::thread::id> write_starter{};
 };
 
 template <class Transport, class Clock>
@@ -349,13 +355,49 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     // The subscriber (and through it this core) stays alive until the
     // transport calls back, even if it is unsubscribed meanwhile.
     auto self = s.self.lock();
+    // transport.hpp forbids completing inside async_write, but a transport
+    // that does (a blocking server's buffer with room, a hand-written test
+    // double) would deadlock here on s.mutex, which this thread holds. So an
+    // inline completion is recognised by its thread and stashed; the hub
+    // call that started the write runs it once it has released its locks
+    // (run_inline_completions, the last step of every public operation).
+    s.write_starter.store(std::this_thread::get_id());
     s.transport.async_write(buffer_span{s.buffers.data(), s.buffers.size()},
                             [self](std::error_code ec, std::size_t bytes) {
-                              self->core->write_done(*self, ec, bytes);
+                              auto& core = *self->core;
+                              if (self->write_starter.load() == std::this_thread::get_id()) {
+                                std::lock_guard<std::mutex> lock(core.inline_mutex);
+                                core.inline_completions.push_back({self, ec, bytes});
+                                return;
+                              }
+                              core.write_done(*self, ec, bytes);
                             });
+    s.write_starter.store(std::thread::id{});
   }
 
+  // What a transport's completion handler calls (off the starting stack).
   void write_done(subscriber_type& s, std::error_code ec, std::size_t bytes) {
+    complete_write(s, ec, bytes);
+    run_inline_completions();
+  }
+
+  // Runs the completions stashed by start_write_locked. A loop, not
+  // recursion: each may start the next write, which may complete inline
+  // again, as many times as the queue holds writes.
+  void run_inline_completions() {
+    for (;;) {
+      inline_completion c;
+      {
+        std::lock_guard<std::mutex> lock(inline_mutex);
+        if (inline_completions.empty()) return;
+        c = std::move(inline_completions.back());
+        inline_completions.pop_back();
+      }
+      complete_write(*c.s, c.ec, c.bytes);
+    }
+  }
+
+  void complete_write(subscriber_type& s, std::error_code ec, std::size_t bytes) {
     bool notify = false;
     {
       std::lock_guard<std::mutex> lock(s.mutex);
@@ -459,6 +501,16 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   // whenever no flush comes (a hub destroyed with writes held back).
   std::vector<std::weak_ptr<subscriber_type>> deferred;
   bool flush_scheduled = false;
+  // Completions a transport delivered inside async_write; each owns its
+  // subscriber until run, and every public operation runs them before it
+  // returns, so none outlives the call that started its write.
+  struct inline_completion {
+    subscriber_ptr s;
+    std::error_code ec;
+    std::size_t bytes = 0;
+  };
+  std::mutex inline_mutex;  // innermost, like deferred_mutex
+  std::vector<inline_completion> inline_completions;
 
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_ptr> channels;
@@ -574,7 +626,10 @@ class hub {
 
   /// Writes what coalescing held back (see hub_options::coalesce_window);
   /// call when `schedule_flush` asks.
-  void flush() { core_->flush(); }
+  void flush() {
+    core_->flush();
+    core_->run_inline_completions();
+  }
 
   /// Graceful stop: every subscriber gets `last_word` (if any) after what is
   /// already queued, then its transport is closed (close_reason::hub_closed).
@@ -640,6 +695,7 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
   }
   core.published.fetch_add(1, std::memory_order_relaxed);
   for (const auto& s : closed) core.finish_close(*s);
+  core.run_inline_completions();
   result.id = event->id;
   return result;
 }
@@ -685,19 +741,11 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     const std::string_view epoch = core.options.epoch;
     if (last_event_id.size() > epoch.size() + 1 && last_event_id.substr(0, epoch.size()) == epoch &&
         last_event_id[epoch.size()] == '-') {
-      std::uint64_t seq = 0;
-      bool digits = true;
-      for (const char ch : last_event_id.substr(epoch.size() + 1)) {
-        // A number past 64 bits was never issued here; wrapping it around
-        // could land on a real position and skip events with no gap event.
-        const auto d = static_cast<std::uint64_t>(ch - '0');
-        const bool fits = seq <= (std::numeric_limits<std::uint64_t>::max() - d) / 10;
-        if (ch < '0' || ch > '9' || !fits)
-          digits = false;
-        else
-          seq = seq * 10 + d;
-      }
-      if (digits && seq <= core.next_seq.load()) after = seq;
+      // A number past 64 bits was never issued here (parse_decimal refuses
+      // it): wrapped around, it could land on a real position and skip
+      // events with no gap event.
+      const auto seq = http::parse_decimal<std::uint64_t>(last_event_id.substr(epoch.size() + 1));
+      if (seq && *seq <= core.next_seq.load()) after = seq;
     }
     if (!after) {
       // A publisher-chosen id: look for it in the channels' history.
@@ -752,6 +800,7 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     overflowed = s->closed;  // the replay alone overflowed the queue
   }
   if (overflowed) core.finish_close(*s);
+  core.run_inline_completions();
   return subscription{std::move(s)};
 }
 
@@ -783,6 +832,7 @@ void hub<Transport, Clock>::tick() {
     core.drop_if_unused(name);
   }
   for (const auto& s : closed) core.finish_close(*s);
+  core.run_inline_completions();
 }
 
 template <class Transport, class Clock>
@@ -826,6 +876,7 @@ void hub<Transport, Clock>::close_all(std::optional<event_view> last_word, bool 
     }
     if (now_closed) core.finish_close(*s);
   }
+  core.run_inline_completions();
 }
 
 template <class Transport, class Clock>

@@ -73,7 +73,9 @@ struct buffer_span {
 //   };
 //
 // Bundled models: ssepp::asio::stream_transport<AsyncWriteStream> (any Asio
-// stream: tcp socket, ssl stream) and ssepp::testing::memory_transport.
+// stream: tcp socket, ssl stream), ssepp::pull_transport (pull_transport.hpp:
+// for blocking servers whose own thread pulls the bytes and writes them, as
+// ssepp::httplib does on cpp-httplib) and ssepp::testing::memory_transport.
 // ---------------------------------------------------------------------------
 
 namespace detail {
