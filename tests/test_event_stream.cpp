@@ -1,0 +1,420 @@
+// start_event_stream over real loopback sockets: the exact head, subscribed
+// before the head, replay, a client leaving (unsubscribed promptly), stray
+// client bytes dropped and bounded, every way a stream ends reported once,
+// nothing kept alive after the end, and a stream behind a layer (as TLS is)
+// watched by reading through it. Built twice: on standalone Asio and, as
+// test_event_stream_boost, on Boost.Asio.
+//
+// The client is a blocking POSIX socket reading raw bytes; every wait polls
+// a condition against a deadline, nothing sleeps to wait for something.
+#include <ssepp/asio/event_stream.hpp>
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace net = ssepp::asio::net;
+using tcp = net::ip::tcp;
+using ssepp::close_reason;
+
+namespace {
+
+// How long any one wait may take before the test calls it a failure. Only a
+// bound for a hung test: nothing asserts how fast anything happens.
+constexpr std::chrono::milliseconds patience{5000};
+
+template <class Condition>
+bool eventually(Condition done) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);  // the poll interval
+  }
+  return true;
+}
+
+// A blocking client socket connected to 127.0.0.1:port.
+class client {
+ public:
+  explicit client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+  }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() { close(); }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  bool send_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads until `done()` holds, the peer ends the connection, or patience
+  // runs out. Returns done().
+  template <class Condition>
+  bool read_until(Condition done) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (!done()) {
+      if (ended_ || std::chrono::steady_clock::now() >= deadline) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        data_.append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ended_ = true;
+      }
+    }
+    return true;
+  }
+  bool read_until_contains(std::string_view s) {
+    return read_until([&] { return data_.find(s) != std::string::npos; });
+  }
+  // True once the server has ended the connection (EOF or reset).
+  bool read_to_end() {
+    read_until([&] { return ended_; });
+    return ended_;
+  }
+
+  const std::string& data() const { return data_; }
+  // What arrived after the response head.
+  std::string body() const {
+    const auto end = data_.find("\r\n\r\n");
+    return end == std::string::npos ? std::string{} : data_.substr(end + 4);
+  }
+
+ private:
+  int fd_ = -1;
+  std::string data_;
+  bool ended_ = false;
+};
+
+// Stands for a TLS stream: its bytes go through it, not around it, so the
+// stream must be watched by reading through it (the layered read path).
+class layered_stream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  explicit layered_stream(tcp::socket s) : next_(std::move(s)) {}
+  executor_type get_executor() { return next_.get_executor(); }
+  tcp::socket& next_layer() { return next_; }
+  template <class Buffers, class Handler>
+  auto async_read_some(const Buffers& b, Handler&& h) {
+    ++reads;
+    return next_.async_read_some(b, std::forward<Handler>(h));
+  }
+  template <class Buffers, class Handler>
+  auto async_write_some(const Buffers& b, Handler&& h) {
+    return next_.async_write_some(b, std::forward<Handler>(h));
+  }
+  std::atomic<int> reads{0};
+
+ private:
+  tcp::socket next_;
+};
+
+// What on_close reported.
+struct close_log {
+  std::mutex mutex;
+  std::vector<std::pair<close_reason, std::error_code>> reports;
+
+  std::function<void(close_reason, std::error_code)> handler() {
+    return [this](close_reason why, std::error_code ec) {
+      std::lock_guard<std::mutex> lock(mutex);
+      reports.emplace_back(why, ec);
+    };
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return reports.size();
+  }
+  close_reason first() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return reports.at(0).first;
+  }
+  std::error_code first_error() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return reports.at(0).second;
+  }
+};
+
+// An acceptor and an io_context run by one thread; `accept()` returns the
+// server side of a new client connection.
+template <class Stream = tcp::socket>
+struct loopback {
+  using hub_type = ssepp::hub<ssepp::asio::stream_transport<Stream>>;
+
+  explicit loopback(ssepp::hub_options options = no_retry())
+      : acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
+        hub(std::make_unique<hub_type>(std::move(options))) {
+    thread = std::thread([this] { io.run(); });
+  }
+  ~loopback() {
+    hub.reset();
+    work.reset();
+    if (!eventually([&] { return io.stopped(); })) io.stop();
+    thread.join();
+  }
+  static ssepp::hub_options no_retry() {
+    ssepp::hub_options o;
+    o.initial_retry = std::nullopt;
+    return o;
+  }
+
+  std::uint16_t port() { return acceptor.local_endpoint().port(); }
+  tcp::socket accept() { return acceptor.accept(); }
+
+  // A connected client and the event stream started for it.
+  struct connection {
+    std::unique_ptr<client> peer;
+    ssepp::asio::event_stream stream;
+    std::weak_ptr<Stream> server_side;
+  };
+  connection open(std::vector<std::string> channels, ssepp::asio::event_stream_options o = {}) {
+    connection c;
+    c.peer = std::make_unique<client>(port());
+    auto stream = std::make_shared<Stream>(accept());
+    c.server_side = stream;
+    c.stream = ssepp::asio::start_event_stream(*hub, stream, std::move(channels), std::move(o));
+    return c;
+  }
+
+  net::io_context io;
+  net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
+  tcp::acceptor acceptor;
+  std::unique_ptr<hub_type> hub;
+  std::thread thread;
+};
+
+std::size_t subscribers(const loopback<>& l) { return l.hub->stats().subscribers; }
+
+}  // namespace
+
+TEST_CASE("the head is 200 with the event stream's fields, the caller's, Connection: close") {
+  loopback<> l;
+  ssepp::asio::event_stream_options o;
+  o.fields = {{"Access-Control-Allow-Origin", "https://example.com"}};
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  CHECK(c.peer->data() ==
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "Content-Encoding: identity\r\n"
+        "Access-Control-Allow-Origin: https://example.com\r\n"
+        "Connection: close\r\n"
+        "\r\n");
+}
+
+TEST_CASE("the client is subscribed before it sees the head") {
+  loopback<> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  // Published the moment the head arrived, and still received.
+  l.hub->publish("a", {"first", "", "1"});
+  REQUIRE(c.peer->read_until_contains("data: first\n\n"));
+  CHECK(c.peer->body() == "id: 1\ndata: first\n\n");
+}
+
+TEST_CASE("the hub's first write carries the head with it") {
+  ssepp::hub_options o;  // with the initial retry: written at once
+  loopback<> l(o);
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("retry: 3000\n\n"));
+  CHECK(c.peer->data().find("HTTP/1.1 200 OK\r\n") == 0);
+}
+
+TEST_CASE("the stream's socket has Nagle's algorithm off, so no event waits for an ACK") {
+  loopback<> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));  // the strand has set it by now
+  const auto socket = c.server_side.lock();
+  REQUIRE(socket);
+  tcp::no_delay option;
+  socket->get_option(option);
+  CHECK(option.value());
+}
+
+TEST_CASE("a last_event_id option replays the events after it") {
+  loopback<> l;
+  l.hub->publish("a", {"one", "", "1"});
+  l.hub->publish("a", {"two", "", "2"});
+  l.hub->publish("a", {"three", "", "3"});
+  ssepp::asio::event_stream_options o;
+  o.last_event_id = "1";
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("data: three\n\n"));
+  CHECK(c.peer->body() == "id: 2\ndata: two\n\nid: 3\ndata: three\n\n");
+}
+
+TEST_CASE("a client that leaves is unsubscribed promptly and reported as peer_gone") {
+  loopback<> l;
+  close_log log;
+  ssepp::asio::event_stream_options o;
+  o.on_close = log.handler();
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  REQUIRE(subscribers(l) == 1);
+  c.peer->close();
+  // No write is needed to notice: the stream is idle (no heartbeats here).
+  CHECK(eventually([&] { return subscribers(l) == 0; }));
+  REQUIRE(eventually([&] { return log.count() == 1; }));
+  CHECK(log.first() == close_reason::peer_gone);
+  CHECK(eventually([&] { return !c.stream.active(); }));
+}
+
+TEST_CASE("bytes the client sends are dropped and the stream carries on") {
+  loopback<> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  REQUIRE(c.peer->send_all(std::string(1000, 'x')));
+  l.hub->publish("a", {"still here"});
+  CHECK(c.peer->read_until_contains("data: still here\n\n"));
+  CHECK(subscribers(l) == 1);
+}
+
+TEST_CASE("a client that sends more than max_client_bytes is cut off") {
+  loopback<> l;
+  close_log log;
+  ssepp::asio::event_stream_options o;
+  o.max_client_bytes = 100;
+  o.on_close = log.handler();
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  c.peer->send_all(std::string(1000, 'x'));
+  CHECK(c.peer->read_to_end());
+  CHECK(eventually([&] { return subscribers(l) == 0; }));
+  REQUIRE(eventually([&] { return log.count() == 1; }));
+  CHECK(log.first() == close_reason::peer_gone);
+  CHECK(log.first_error() == std::errc::message_size);
+}
+
+TEST_CASE("close() through the handle ends the stream and reports hub_closed") {
+  loopback<> l;
+  close_log log;
+  ssepp::asio::event_stream_options o;
+  o.on_close = log.handler();
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  CHECK(c.stream.active());
+  c.stream.close();
+  CHECK(c.peer->read_to_end());
+  CHECK(eventually([&] { return subscribers(l) == 0; }));
+  REQUIRE(eventually([&] { return log.count() == 1; }));
+  CHECK(log.first() == close_reason::hub_closed);
+  CHECK_FALSE(c.stream.active());
+}
+
+TEST_CASE("close_all sends what is queued, then ends the stream, reported once") {
+  loopback<> l;
+  close_log log;
+  ssepp::asio::event_stream_options o;
+  o.on_close = log.handler();
+  auto c = l.open({"a"}, o);
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  l.hub->publish("a", {"last"});
+  l.hub->close_all(ssepp::event_view{"bye", "end"});
+  CHECK(c.peer->read_to_end());
+  CHECK(c.peer->data().find("data: last\n\nevent: end\ndata: bye\n\n") != std::string::npos);
+  REQUIRE(eventually([&] { return log.count() == 1; }));
+  CHECK(log.first() == close_reason::hub_closed);
+  CHECK(subscribers(l) == 0);
+}
+
+TEST_CASE("a dropped handle does not end the stream") {
+  loopback<> l;
+  auto c = l.open({"a"});
+  c.stream = {};
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  l.hub->publish("a", {"kept"});
+  CHECK(c.peer->read_until_contains("data: kept\n\n"));
+}
+
+TEST_CASE("nothing of a stream stays alive once it has ended") {
+  loopback<> l;
+  auto left = l.open({"a"});
+  auto closed = l.open({"a"});
+  auto ended_by_hub = l.open({"b"});
+  REQUIRE(left.peer->read_until_contains("\r\n\r\n"));
+  REQUIRE(closed.peer->read_until_contains("\r\n\r\n"));
+  REQUIRE(ended_by_hub.peer->read_until_contains("\r\n\r\n"));
+  left.peer->close();
+  closed.stream.close();
+  CHECK(eventually([&] { return left.server_side.expired(); }));
+  CHECK(eventually([&] { return closed.server_side.expired(); }));
+  CHECK_FALSE(ended_by_hub.server_side.expired());
+  l.hub->close_all();
+  CHECK(eventually([&] { return ended_by_hub.server_side.expired(); }));
+}
+
+TEST_CASE("destroying the hub ends its streams") {
+  loopback<> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  l.hub.reset();
+  CHECK(c.peer->read_to_end());
+  CHECK(eventually([&] { return c.server_side.expired(); }));
+}
+
+TEST_CASE("with no channels nothing is sent and the connection is closed") {
+  loopback<> l;
+  close_log log;
+  ssepp::asio::event_stream_options o;
+  o.on_close = log.handler();
+  auto c = l.open({}, o);
+  CHECK(c.peer->read_to_end());
+  CHECK(c.peer->data().empty());
+  REQUIRE(eventually([&] { return log.count() == 1; }));
+  CHECK(log.first() == close_reason::hub_closed);
+  CHECK(eventually([&] { return c.server_side.expired(); }));
+}
+
+TEST_CASE("a stream behind a layer is watched by reading through the layer") {
+  loopback<layered_stream> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  const auto server_side = c.server_side.lock();
+  REQUIRE(server_side);
+  CHECK(server_side->reads >= 1);
+  REQUIRE(c.peer->send_all("ignored"));
+  l.hub->publish("a", {"through"});
+  CHECK(c.peer->read_until_contains("data: through\n\n"));
+  c.peer->close();
+  CHECK(eventually([&] { return l.hub->stats().subscribers == 0; }));
+}
