@@ -36,6 +36,8 @@
 #include "../http/message.hpp"
 #include "../http/request_decision.hpp"
 #include "../hub.hpp"
+#include "event_stream.hpp"
+#include "hub_driver.hpp"
 #include "stream_transport.hpp"
 
 namespace ssepp::asio {
@@ -198,7 +200,6 @@ class basic_server {
   }
   void accept();
   void start_threads();
-  void schedule_tick();
   // Each connection's handlers must not run concurrently: a strand of its
   // own when several threads run the io_context; with one thread the
   // io_context's executor already guarantees it, without a strand's memory
@@ -206,20 +207,6 @@ class basic_server {
   net::any_io_executor connection_executor() {
     if (thread_count_ == 1) return io_.get_executor();
     return net::make_strand(io_);
-  }
-  // The hub's options with schedule_flush arming flush_timer_ (unless the
-  // caller brought their own scheduler).
-  hub_options with_flush_timer(hub_options o) {
-    if (!o.schedule_flush)
-      o.schedule_flush = [this](std::chrono::microseconds delay) {
-        net::post(strand_, [this, delay] {
-          flush_timer_.expires_after(delay);
-          flush_timer_.async_wait([this](error_code ec) {
-            if (!ec) hub_.flush();
-          });
-        });
-      };
-    return o;
   }
   void handle(const std::shared_ptr<connection>& c, request& req);
   void route_to_handlers(const std::shared_ptr<connection>& c, const request& req,
@@ -231,15 +218,14 @@ class basic_server {
   stream_factory make_stream_;
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_;
-  // The acceptor and the server's timers run their handlers here, and so
-  // does stop(): with several I/O threads, stop's acceptor_.close() and
-  // tick_timer_.cancel() otherwise raced the accept and tick handlers
-  // re-arming them (Asio objects are not safe for concurrent use).
+  // The acceptor and the stop timer run their handlers here, and so does
+  // stop(): with several I/O threads, stop's acceptor_.close() otherwise
+  // raced the accept handler re-arming it (Asio objects are not safe for
+  // concurrent use). The hub driver has a strand of its own.
   net::strand<net::io_context::executor_type> strand_;
   net::ip::tcp::acceptor acceptor_;
-  net::steady_timer tick_timer_;
   net::steady_timer stop_timer_;
-  net::steady_timer flush_timer_;  // drives the hub's write coalescing
+  hub_driver driver_;  // the hub's tick() and flush(); before hub_, which it is wired into
   hub_type hub_;
   // CORS, authorization and the event-stream routes: what
   // http::decide_request decides by.
@@ -280,11 +266,13 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
       : server_(s),
         strand_(std::move(strand)),
         stream_(std::make_shared<Stream>(std::move(stream))),
-        timer_(std::make_unique<net::steady_timer>(strand_)) {
+        timer_(std::make_unique<net::steady_timer>(strand_)),
+        // Counts the connection in server::connections() until the slot goes:
+        // with the connection, or with the event stream it becomes.
+        slot_(&s.connections_, [](std::atomic<std::size_t>* n) { n->fetch_sub(1); }) {
     server_.connections_.fetch_add(1);
     request_->remote_address = std::move(remote_address);
   }
-  ~connection() { server_.connections_.fetch_sub(1); }
 
   void start() {
     auto self = this->shared_from_this();
@@ -341,39 +329,27 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
                      }));
   }
 
-  // Starts the event stream: the subscription first, with the head as the
-  // transport's preamble, then reads that only watch for the client leaving.
+  // Hands the connection over to an event stream (start_event_stream:
+  // subscription before the head, the client's leaving noticed), keeping
+  // only what the close report needs.
   void stream(http::stream_plan plan) {
     request_done_ = true;
     if (timer_) timer_->cancel();
-    plan.fields.emplace_back("Connection", "close");
-    // Subscribe first: the head leaves with the hub's first write (or
-    // alone, just below), so by the time a client sees the stream open it
-    // is subscribed, and an event published on that signal reaches it.
-    const transport_type transport(stream_, strand_,
-                                   http::format_response_head(200, plan.fields, std::nullopt));
     // An idle stream should cost as little as possible (19,000 of them fit
-    // in one process): the request is done with.
+    // in one process): the request phase's state goes now.
     request_.reset();
     timer_.reset();
-    auto self = this->shared_from_this();
-    // The handler holds the connection (and so its subscription): were the
-    // connection to go first, its subscription's reset would cancel this
-    // very notification. The hub calls the handler for every close it
-    // makes, and reset() drops it, so no cycle stays.
-    subscription_ = server_.hub_.subscribe(
-        plan.channels, transport, plan.last_event_id,
-        [c = self](close_reason why, std::error_code e) {
-          c->server_.log(
-              why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
+    event_stream_options o;
+    o.fields = std::move(plan.fields);
+    o.last_event_id = std::move(plan.last_event_id);
+    o.strand = strand_;
+    o.on_close = [&srv = server_, slot = std::move(slot_)](close_reason why, std::error_code e) {
+      srv.log(why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
               why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
               : why == close_reason::peer_gone   ? "client left (" + e.message() + ")"
                                                  : std::string("stream ended by the server"));
-          net::dispatch(c->strand_, [c] { c->close(); });
-        });
-    auto preamble = transport;
-    preamble.send_preamble();
-    watch_for_close();
+    };
+    start_event_stream(server_.hub_, stream_, std::move(plan.channels), std::move(o));
   }
 
   void close() { detail::close_stream(*stream_); }
@@ -441,43 +417,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     server_.handle(this->shared_from_this(), *request_);
   }
 
-  // After the head, an SSE client sends nothing; the stream becomes
-  // readable only when it leaves (EOF, reset), which ends the subscription.
-  void watch_for_close() {
-    auto self = this->shared_from_this();
-    if constexpr (std::is_same_v<Stream, net::ip::tcp::socket>) {
-      // On a plain socket, waiting for readability needs no buffer; stray
-      // bytes are read into a small one on the stack and dropped, so they
-      // cannot grow memory.
-      stream_->async_wait(
-          Stream::wait_read, net::bind_executor(strand_, [self](error_code ec) {
-            if (ec) return self->close_quietly();
-            std::array<char, 256> discard;
-            error_code read_error;
-            self->stream_->non_blocking(true, read_error);
-            const std::size_t n = self->stream_->read_some(net::buffer(discard), read_error);
-            if (read_error == net::error::would_block || (!read_error && n > 0))
-              return self->watch_for_close();
-            self->close_quietly();  // EOF or an error: the client is gone
-          }));
-    } else {
-      // Other streams (TLS has records to decrypt) are read through; the
-      // small buffer lives only as long as the stream.
-      if (!discard_) discard_ = std::make_unique<std::array<char, 256>>();
-      stream_->async_read_some(net::buffer(*discard_),
-                               net::bind_executor(strand_, [self](error_code ec, std::size_t) {
-                                 if (ec) return self->close_quietly();
-                                 self->watch_for_close();
-                               }));
-    }
-  }
-
   void close_quietly() {
-    // Unsubscribe only a client that left. When the hub closed the stream
-    // (slow consumer, stop), the read fails because the hub closed the
-    // socket, and reset() now would race the hub's close handler and could
-    // swallow its report (the slow-consumer warning went missing).
-    if (subscription_.active()) subscription_.reset();
     if (timer_) timer_->cancel();
     close();
   }
@@ -491,11 +431,10 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   std::string in_;
   std::string out_;
   std::unique_ptr<request> request_ = std::make_unique<request>();
-  std::unique_ptr<std::array<char, 256>> discard_;  // streams that must be read through
+  std::shared_ptr<std::atomic<std::size_t>> slot_;
   std::size_t head_size_ = 0;
   std::size_t body_size_ = 0;
   bool request_done_ = false;
-  typename hub_type::subscription subscription_;
 };
 
 template <class Stream>
@@ -505,10 +444,9 @@ basic_server<Stream>::basic_server(server_options options, stream_factory make_s
       work_(net::make_work_guard(io_)),
       strand_(net::make_strand(io_)),
       acceptor_(strand_),
-      tick_timer_(strand_),
       stop_timer_(strand_),
-      flush_timer_(strand_),
-      hub_(with_flush_timer(options_.hub)) {
+      driver_(io_.get_executor(), hub_driver_options{options_.tick_interval}),
+      hub_(driver_.wire(options_.hub)) {
   if constexpr (std::is_constructible_v<Stream, net::ip::tcp::socket&&>) {
     if (!make_stream_)
       make_stream_ = [](net::ip::tcp::socket&& socket) { return Stream(std::move(socket)); };
@@ -573,7 +511,7 @@ template <class Stream>
 void basic_server<Stream>::start_threads() {
   thread_count_ =
       options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-  schedule_tick();
+  driver_.start(hub_);
   for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
@@ -602,7 +540,6 @@ void basic_server<Stream>::stop() {
   net::post(strand_, [this] {
     error_code ignored;
     acceptor_.close(ignored);
-    tick_timer_.cancel();
     if (options_.last_word) {
       hub_.close_all(ssepp::event_view(*options_.last_word), true);
     } else {
@@ -613,6 +550,9 @@ void basic_server<Stream>::stop() {
     auto poll = std::make_shared<std::function<void()>>();
     *poll = [this, deadline, poll] {
       if (hub_.stats().subscribers == 0 || std::chrono::steady_clock::now() >= deadline) {
+        // The drain is over: no more ticks or flushes (stop() returns at
+        // once here, inside the driver's own strand or not).
+        driver_.stop();
         work_.reset();
         io_.stop();
         *poll = nullptr;  // break the self-reference
@@ -659,16 +599,6 @@ void basic_server<Stream>::accept() {
       c->start();
     }
     accept();
-  });
-}
-
-template <class Stream>
-void basic_server<Stream>::schedule_tick() {
-  tick_timer_.expires_after(options_.tick_interval);
-  tick_timer_.async_wait([this](error_code ec) {
-    if (ec || stopping_) return;
-    hub_.tick();
-    schedule_tick();
   });
 }
 

@@ -46,9 +46,9 @@ struct server_rules {
 };
 
 /// Start an event stream: subscribe to `channels` from `last_event_id`
-/// (empty: live events only), then send a 200 head with `fields`
-/// (event_stream_fields() and the CORS fields; the server adds its
-/// connection handling).
+/// (empty: live events only), then send a 200 head with
+/// event_stream_fields() and then `fields` (the CORS fields; the server
+/// adds its connection handling).
 struct stream_plan {
   std::vector<std::string> channels;
   std::string last_event_id;
@@ -113,8 +113,7 @@ inline request_decision decide_request(const request& req, const server_rules& r
       return r;
     }
     plan.last_event_id = last_event_id(req.header("last-event-id"), req.query);
-    plan.fields = event_stream_fields();
-    plan.fields.insert(plan.fields.end(), cors.fields.begin(), cors.fields.end());
+    plan.fields = cors.fields;
     return plan;
   }
   return route_request{cors.fields};
