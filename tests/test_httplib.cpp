@@ -416,3 +416,32 @@ TEST_CASE("stop ends every stream after its last word, refuses new ones, and the
   b.reset();
   CHECK(f.stop());
 }
+
+TEST_CASE("README: cpp-httplib, the snippet as written serves and publishes") {
+  // The README's lines, with listen() split into bind + listen_after_bind
+  // so the test learns the port.
+  httplib::Server server;
+  ssepp::httplib::event_stream_server events(server);  // GET /events/{channel}
+  server.Post(R"(/publish/([^/]+))", [&](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(events.publish(req.matches[1].str(), {req.body}).id, "text/plain");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  auto listening = std::async(std::launch::async, [&] { return server.listen_after_bind(); });
+  REQUIRE(eventually([&] { return server.is_running(); }));
+
+  raw_client reader(port);
+  reader.send_get("/events/company-42", {});
+  REQUIRE(reader.read_head());
+  httplib::Client publisher("127.0.0.1", port);
+  const auto answer = publisher.Post("/publish/company-42", R"({"menu":"updated"})", "application/json");
+  REQUIRE(answer);
+  CHECK(answer->status == 200);
+  CHECK_FALSE(answer->body.empty());  // the event's id
+  REQUIRE(reader.read_body_until([&](const std::string&) { return has_data(reader, 1); }));
+  CHECK(reader.data() == strings{R"({"menu":"updated"})"});
+
+  events.stop();
+  server.stop();
+  REQUIRE(listening.wait_for(deadline_span) == std::future_status::ready);
+}
