@@ -1,9 +1,11 @@
 // What the server examples share and a reader need not study: reading
-// "--name VALUE" / "--name=VALUE" options, and writing the URL they print.
+// "--name VALUE" / "--name=VALUE" options, the shape of their main(), and
+// writing the URL they print.
 // Each example's main.cpp holds everything about ssepp itself.
 #pragma once
 
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -88,6 +90,26 @@ class arguments {
   std::string_view attached_;
   bool has_attached_ = false;
 };
+
+/// An example's main(): parses the command line with `parse` (a usage
+/// error is printed with a hint to --help, exit status 2), prints `usage`
+/// for --help, and otherwise returns `run`'s exit status. `parse` returns a
+/// struct with a `help` flag.
+template <class Parse, class Run>
+int main(const char* name, const char* usage, int argc, char** argv, Parse parse, Run run) {
+  decltype(parse(argc, argv)) cl;
+  try {
+    cl = parse(argc, argv);
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", name, e.what(), name);
+    return 2;
+  }
+  if (cl.help) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  return run(cl);
+}
 
 /// "http://host:port" for a listening address, as a browser takes it: an
 /// unspecified address (0.0.0.0, ::) becomes loopback, which is where a

@@ -129,17 +129,5 @@ int run(command_line& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  command_line cl;
-  try {
-    cl = parse_command_line(argc, argv);
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "httplib_server: %s\nTry 'httplib_server --help' for more information.\n",
-                 e.what());
-    return 2;
-  }
-  if (cl.help) {
-    std::fputs(usage_text, stdout);
-    return 0;
-  }
-  return run(cl);
+  return example::main("httplib_server", usage_text, argc, argv, parse_command_line, run);
 }

@@ -130,16 +130,5 @@ int run(const command_line& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  command_line cl;
-  try {
-    cl = parse_command_line(argc, argv);
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "www: %s\nTry 'www --help' for more information.\n", e.what());
-    return 2;
-  }
-  if (cl.help) {
-    std::fputs(usage_text, stdout);
-    return 0;
-  }
-  return run(cl);
+  return example::main("www", usage_text, argc, argv, parse_command_line, run);
 }
