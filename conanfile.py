@@ -9,10 +9,13 @@
 # The package is the project's own CMake install (headers, license); the
 # CMake package a consumer finds is written by CMakeDeps from package_info()
 # below, with the names ssepp's own install gives: find_package(ssepp
-# CONFIG), the target ssepp::ssepp, and the component asio for asio::asio.
-# One difference: here ssepp::ssepp also links what the options add (as
-# ConanCenter's header-only recipes do), where the install's is the core
-# alone. Every option defaults off, so the default needs no remote.
+# CONFIG), the target ssepp::ssepp, and the components asio, boost, httplib
+# and openssl for the targets ssepp::asio, ssepp::boost, ssepp::httplib and
+# ssepp::openssl (cmake/conan/ssepp-conan-components.cmake), so a consumer's
+# CMakeLists.txt is the same whichever tool installed ssepp. One difference:
+# here ssepp::ssepp also links what the options add (as ConanCenter's
+# header-only recipes do), where the install's is the core alone. Every
+# option defaults off, so the default needs no remote.
 import os
 import re
 
@@ -25,18 +28,22 @@ from conan.tools.files import copy, load, rmdir
 required_conan_version = ">=2.0"
 
 # The optional parts: each option adds one ConanCenter requirement, and
-# ssepp::ssepp links the targets (component names) it lists. The references
-# are ranges so the version of the library a consumer already uses
-# satisfies them. with_boost and with_redis are for the Boost.Asio / Beast
-# adapter and the Redis backplane, which are planned: until they are in the
-# headers these options bring the library and nothing of ssepp's uses it.
+# ssepp::ssepp links the Conan components (package::component) it lists.
+# The references are ranges so the version of the library a consumer
+# already uses satisfies them. with_redis is for the Redis backplane, which
+# is planned: until it is in the headers the option brings hiredis and
+# nothing of ssepp's uses it.
 _OPTIONAL_PARTS = {
-    # ssepp/asio: the server and client on standalone Asio
+    # ssepp/asio on standalone Asio: the CMake component asio (ssepp::asio)
     "with_asio": ("asio/[>=1.22 <2]", ["asio::asio"]),
-    # https:// in the Asio client (also defines SSEPP_ENABLE_OPENSSL)
+    # https:// in the asio or boost parts: the component openssl
+    # (ssepp::openssl; also defines SSEPP_ENABLE_OPENSSL on ssepp::ssepp)
     "with_openssl": ("openssl/[>=1.1 <4]", ["openssl::ssl", "openssl::crypto"]),
-    # the Boost.Asio / Beast adapter (planned)
+    # ssepp/asio on Boost.Asio and ssepp/beast: the component boost (ssepp::boost)
     "with_boost": ("boost/[>=1.74 <2]", ["boost::headers"]),
+    # ssepp/httplib: the component httplib (ssepp::httplib, on ConanCenter's
+    # httplib::httplib)
+    "with_httplib": ("cpp-httplib/[>=0.11 <1]", ["cpp-httplib::cpp-httplib"]),
     # the Redis backplane (planned)
     "with_redis": ("hiredis/[>=1.0 <2]", ["hiredis::hiredislib"]),
 }
@@ -59,8 +66,10 @@ class SseppConan(ConanFile):
     no_copy_source = True
 
     # CMakeDeps includes this from the generated ssepp-config.cmake: it gives
-    # find_package(ssepp COMPONENTS ...) the meaning ssepp's own package gives it.
+    # find_package(ssepp COMPONENTS ...) the meaning ssepp's own package gives
+    # it, with the component targets ssepp's package makes (the second file).
     _components_module = os.path.join("lib", "cmake", "ssepp-conan-components.cmake")
+    _components_targets = os.path.join("lib", "cmake", "ssepp-components.cmake")
 
     def set_version(self):
         # The one place the version lives; CMake reads the same file.
@@ -79,9 +88,10 @@ class SseppConan(ConanFile):
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, 17)
-        if self.options.with_openssl and not self.options.with_asio:
+        if self.options.with_openssl and not (self.options.with_asio or self.options.with_boost):
             raise ConanInvalidConfiguration(
-                "ssepp/*:with_openssl=True is TLS for ssepp's Asio client: also set with_asio=True")
+                "ssepp/*:with_openssl=True is TLS for ssepp's Asio parts: "
+                "also set with_asio=True (standalone Asio) or with_boost=True (Boost.Asio)")
 
     def package_id(self):
         self.info.clear()
@@ -117,6 +127,9 @@ class SseppConan(ConanFile):
         copy(self, os.path.basename(self._components_module),
              src=os.path.join(self.source_folder, "cmake", "conan"),
              dst=os.path.join(self.package_folder, os.path.dirname(self._components_module)))
+        copy(self, os.path.basename(self._components_targets),
+             src=os.path.join(self.source_folder, "cmake"),
+             dst=os.path.join(self.package_folder, os.path.dirname(self._components_targets)))
 
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "ssepp")
@@ -127,7 +140,8 @@ class SseppConan(ConanFile):
         self.cpp_info.libdirs = []
         # ssepp::ssepp carries what the options added, as ConanCenter's
         # header-only recipes do; asio::asio and the others are the targets
-        # the required packages define themselves.
+        # the required packages define themselves, and ssepp::asio and the
+        # other component targets are made on them by the build module.
         self.cpp_info.requires = [target
                                   for option, (_, targets) in _OPTIONAL_PARTS.items()
                                   if self.options.get_safe(option)

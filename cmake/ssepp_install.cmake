@@ -1,6 +1,7 @@
 # ssepp's install rules: headers, the exported ssepp::ssepp target, a CMake
-# package (config + version file + the Asio find module) and a pkg-config
-# file. Included by the top-level CMakeLists.txt when SSEPP_INSTALL is ON.
+# package (config + version file + the components it offers + the Asio find
+# module) and a pkg-config file (the core only: the components' dependencies
+# are the consumer's to add). Included by the top-level CMakeLists.txt when SSEPP_INSTALL is ON.
 #
 # Everything goes under DATADIR, not LIBDIR: the library is headers only, so
 # one install serves every architecture (hence ARCH_INDEPENDENT below).
@@ -15,6 +16,9 @@ mark_as_advanced(SSEPP_INSTALL_CMAKEDIR SSEPP_INSTALL_PKGCONFIGDIR)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/ssepp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
+# Only the core is exported: the component targets (ssepp::asio, ...) are
+# made by ssepp-config.cmake from the dependencies it finds on the
+# consumer's machine, not from what this build found.
 install(TARGETS ssepp EXPORT ssepp-targets)
 install(EXPORT ssepp-targets
   NAMESPACE ssepp::
@@ -33,6 +37,7 @@ write_basic_package_version_file(
 install(FILES
     "${PROJECT_BINARY_DIR}/ssepp-config.cmake"
     "${PROJECT_BINARY_DIR}/ssepp-config-version.cmake"
+    "${CMAKE_CURRENT_LIST_DIR}/ssepp-components.cmake"
     "${CMAKE_CURRENT_LIST_DIR}/Findasio.cmake"
   DESTINATION "${SSEPP_INSTALL_CMAKEDIR}")
 

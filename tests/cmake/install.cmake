@@ -21,7 +21,8 @@ run(COMMAND "${CMAKE_COMMAND}" --install "${BINARY_DIR}" --prefix "${PREFIX}")
 
 foreach(_file include/ssepp/ssepp.hpp share/cmake/ssepp/ssepp-config.cmake
               share/cmake/ssepp/ssepp-config-version.cmake share/cmake/ssepp/ssepp-targets.cmake
-              share/cmake/ssepp/Findasio.cmake share/pkgconfig/ssepp.pc)
+              share/cmake/ssepp/ssepp-components.cmake share/cmake/ssepp/Findasio.cmake
+              share/pkgconfig/ssepp.pc)
   if(NOT EXISTS "${PREFIX}/${_file}")
     message(FATAL_ERROR "install did not create ${PREFIX}/${_file}")
   endif()

@@ -16,9 +16,11 @@
 #             headers: find_package(ssepp COMPONENTS asio) gives a working
 #             asio::asio.
 #   options   each option requires what it should and gives the consumer the
-#             targets it should (placeholder recipes with ConanCenter's names
-#             and components answer for the real ones); with_openssl alone
-#             is refused.
+#             targets it should, and the components it enables the
+#             ssepp::<component> targets ssepp's own package defines
+#             (placeholder recipes with ConanCenter's names and components
+#             answer for the real ones); a component the options left out
+#             fails naming its option; with_openssl alone is refused.
 include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
 
 set(_have_conan FALSE)
@@ -97,7 +99,7 @@ if(MODE STREQUAL "create")
   endif()
   run(COMMAND "${CONAN}" cache path "${_ref}:${_ids}" OUTPUT _package)
   expect_installed_headers("${_package}/include")
-  foreach(_file licenses/LICENSE lib/cmake/ssepp-conan-components.cmake)
+  foreach(_file licenses/LICENSE lib/cmake/ssepp-conan-components.cmake lib/cmake/ssepp-components.cmake)
     if(NOT EXISTS "${_package}/${_file}")
       message(FATAL_ERROR "the package lacks ${_file}: ${_package}")
     endif()
@@ -169,22 +171,57 @@ elseif(MODE STREQUAL "options")
   fresh_conan_home()
   # Placeholders for the ConanCenter recipes, at versions inside the
   # recipe's ranges: the graph resolves without any remote.
-  foreach(_placeholder asio/1.22.1 openssl/3.0.13 boost/1.83.0 hiredis/1.2.0)
+  foreach(_placeholder asio/1.22.1 openssl/3.0.13 boost/1.83.0 cpp-httplib/0.11.4 hiredis/1.2.0)
     string(REGEX REPLACE "/.*" "" _name "${_placeholder}")
     string(REGEX REPLACE ".*/" "" _v "${_placeholder}")
     run(COMMAND "${CONAN}" export "${SOURCE_DIR}/tests/packaging/stand_in/conan/placeholder"
       --name=${_name} --version=${_v})
   endforeach()
   run(COMMAND "${CONAN}" export "${SOURCE_DIR}")
-  # A project that finds ssepp and reports the targets it was given.
+  # A project that finds ssepp with the components the options enable and
+  # reports the targets it was given. (CXX: the components find Threads.)
   file(WRITE "${WORK}/check/CMakeLists.txt" [=[
 cmake_minimum_required(VERSION 3.16)
-project(ssepp_options_check LANGUAGES NONE)
-find_package(ssepp CONFIG REQUIRED)
+project(ssepp_options_check LANGUAGES CXX)
+string(REPLACE "," ";" COMPONENTS "${COMPONENTS}")
+if(COMPONENTS)
+  find_package(ssepp CONFIG REQUIRED COMPONENTS ${COMPONENTS})
+else()
+  find_package(ssepp CONFIG REQUIRED)
+endif()
 string(REPLACE "," ";" EXPECTED_TARGETS "${EXPECTED_TARGETS}")
 foreach(_target IN LISTS EXPECTED_TARGETS)
   if(NOT TARGET ${_target})
     message(FATAL_ERROR "find_package(ssepp) gave no ${_target}")
+  endif()
+endforeach()
+# Each component's target, as ssepp's own package makes it: the core, the
+# dependency's targets, and its definition.
+set(_asio_links asio::asio Threads::Threads)
+set(_boost_links Boost::headers Threads::Threads)
+set(_boost_definitions SSEPP_ASIO_BOOST=1)
+set(_httplib_links httplib::httplib Threads::Threads)
+set(_openssl_links OpenSSL::SSL OpenSSL::Crypto)
+set(_openssl_definitions SSEPP_ENABLE_OPENSSL)
+foreach(_component IN LISTS COMPONENTS)
+  if(NOT TARGET ssepp::${_component})
+    message(FATAL_ERROR "find_package(ssepp COMPONENTS ${_component}) gave no ssepp::${_component}")
+  endif()
+  get_target_property(_links ssepp::${_component} INTERFACE_LINK_LIBRARIES)
+  get_target_property(_definitions ssepp::${_component} INTERFACE_COMPILE_DEFINITIONS)
+  if(NOT _definitions)
+    set(_definitions "")
+  endif()
+  if(NOT "${_links}" STREQUAL "ssepp::ssepp;${_${_component}_links}"
+     OR NOT "${_definitions}" STREQUAL "${_${_component}_definitions}")
+    message(FATAL_ERROR "ssepp::${_component} links [${_links}] and defines [${_definitions}]; expected "
+      "[ssepp::ssepp;${_${_component}_links}] and [${_${_component}_definitions}]")
+  endif()
+  message(STATUS "ssepp::${_component}: links ${_links}; defines ${_definitions}")
+endforeach()
+foreach(_component asio boost httplib openssl)
+  if(TARGET ssepp::${_component} AND NOT _component IN_LIST COMPONENTS)
+    message(FATAL_ERROR "ssepp::${_component} defined, though its component was not asked for")
   endif()
 endforeach()
 get_target_property(_definitions ssepp::ssepp INTERFACE_COMPILE_DEFINITIONS)
@@ -196,14 +233,17 @@ endif()
 message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_definitions}")
 ]=])
 
-  # <options>|<the packages they must bring>|<the targets find_package gives>,
-  # "-" for none.
+  # <options>|<the packages they must bring>|<the targets find_package gives>
+  # |<the components then asked for>, "-" for none.
   set(_cases
-    "none|-|-"
-    "with_asio|asio|asio::asio"
-    "with_asio,with_openssl|asio,openssl|asio::asio,OpenSSL::SSL,OpenSSL::Crypto"
-    "with_boost|boost|Boost::headers"
-    "with_redis|hiredis|hiredis::hiredis")
+    "none|-|-|-"
+    "with_asio|asio|asio::asio|asio"
+    "with_asio,with_openssl|asio,openssl|asio::asio,OpenSSL::SSL,OpenSSL::Crypto|asio,openssl"
+    "with_boost|boost|Boost::headers|boost"
+    "with_boost,with_openssl|boost,openssl|Boost::headers,OpenSSL::SSL,OpenSSL::Crypto|boost,openssl"
+    "with_httplib|cpp-httplib|httplib::httplib|httplib"
+    "with_asio,with_boost,with_httplib|asio,boost,cpp-httplib|asio::asio,Boost::headers,httplib::httplib|asio,boost,httplib"
+    "with_redis|hiredis|hiredis::hiredis|-")
   set(_i 0)
   foreach(_case IN LISTS _cases)
     math(EXPR _i "${_i} + 1")
@@ -211,6 +251,7 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
     list(GET _case 0 _options)
     list(GET _case 1 _expected_packages)
     list(GET _case 2 _expected_targets)
+    list(GET _case 3 _components)
     string(REPLACE "," ";" _options "${_options}")
     set(_args)
     foreach(_option IN LISTS _options)
@@ -236,8 +277,12 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
       endif()
     endforeach()
     expect_names("options ${_options} require" "${_packages}" "${_expected_packages}")
+    # Comma-separated lists: a ";" would split the -D.
     if(_expected_targets STREQUAL "-")
-      set(_expected_targets)  # a comma-separated list: a ";" would split the -D
+      set(_expected_targets)
+    endif()
+    if(_components STREQUAL "-")
+      set(_components)
     endif()
     set(_openssl FALSE)
     if("with_openssl" IN_LIST _options)
@@ -245,16 +290,31 @@ message(STATUS "targets: ${EXPECTED_TARGETS}; ssepp::ssepp definitions: ${_defin
     endif()
     cmake_configure_command(_configure "${WORK}/check" "${_out}/check"
       -DCMAKE_BUILD_TYPE=Release "-DCMAKE_TOOLCHAIN_FILE=${_out}/conan_toolchain.cmake"
-      "-DEXPECTED_TARGETS=${_expected_targets}"
+      "-DEXPECTED_TARGETS=${_expected_targets}" "-DCOMPONENTS=${_components}"
       "-DEXPECT_OPENSSL_DEFINE=${_openssl}")
     run(COMMAND ${_configure})
+    set(_last_case "${_out}")
+  endforeach()
+
+  # Components the options left out fail naming the option (the case above
+  # installed with_redis only), and TLS with no Asio part is refused.
+  foreach(_ask "httplib|ssepp component httplib needs httplib::httplib, and ssepp was installed without it:.*ssepp/\\*:with_httplib=True"
+               "boost|ssepp component boost needs Boost::headers, and ssepp was installed without it:.*ssepp/\\*:with_boost=True"
+               "openssl|ssepp component openssl is https:// for the asio or boost component: ask for one of them too")
+    string(REPLACE "|" ";" _ask "${_ask}")
+    list(GET _ask 0 _component)
+    list(GET _ask 1 _expect)
+    cmake_configure_command(_configure "${WORK}/check" "${_last_case}/check-${_component}"
+      -DCMAKE_BUILD_TYPE=Release "-DCMAKE_TOOLCHAIN_FILE=${_last_case}/conan_toolchain.cmake"
+      "-DCOMPONENTS=${_component}")
+    run(COMMAND ${_configure} EXPECT_FAILURE "${_expect}")
   endforeach()
 
   # TLS without a transport to run it on is refused, saying what to add.
   run(QUIET COMMAND "${CONAN}" graph info "${SOURCE_DIR}" --no-remote -o "ssepp/*:with_openssl=True"
     --format=json OUTPUT _json)
   string(JSON _invalid GET "${_json}" graph nodes 0 info_invalid)
-  if(NOT _invalid MATCHES "with_openssl=True is TLS for ssepp's Asio client: also set with_asio=True")
+  if(NOT _invalid MATCHES "with_openssl=True is TLS for ssepp's Asio parts: also set with_asio=True \\(standalone Asio\\) or with_boost=True")
     message(FATAL_ERROR "with_openssl alone was not refused as it should be: '${_invalid}'")
   endif()
   message(STATUS "with_openssl alone: refused (${_invalid})")

@@ -95,7 +95,7 @@ if(MODE STREQUAL "classic")
     message(FATAL_ERROR "share/ssepp/copyright is not the checkout's LICENSE")
   endif()
   foreach(_file share/ssepp/usage share/ssepp/ssepp-config.cmake share/ssepp/ssepp-config-version.cmake
-                share/ssepp/Findasio.cmake share/pkgconfig/ssepp.pc)
+                share/ssepp/ssepp-components.cmake share/ssepp/Findasio.cmake share/pkgconfig/ssepp.pc)
     if(NOT EXISTS "${_prefix}/${_file}")
       message(FATAL_ERROR "vcpkg did not install ${_file}")
     endif()
@@ -136,14 +136,15 @@ elseif(MODE STREQUAL "asio")
 elseif(MODE STREQUAL "features")
   # Placeholders for the registry's ports: the plan resolves offline, and a
   # dependency the test does not know fails it ("does not exist").
-  foreach(_port asio openssl boost-asio boost-beast hiredis)
+  foreach(_port asio openssl boost-asio boost-beast cpp-httplib hiredis)
     file(WRITE "${WORK}/placeholders/${_port}/vcpkg.json" "{\"name\": \"${_port}\", \"version\": \"0\"}\n")
     file(WRITE "${WORK}/placeholders/${_port}/portfile.cmake" "set(VCPKG_POLICY_EMPTY_PACKAGE enabled)\n")
   endforeach()
   # <what to install>:<the ports it must bring>, "-" for none; plain
   # `ssepp` takes the default features.
   set(_cases ssepp:- ssepp[asio]:asio ssepp[openssl]:asio,openssl
-             ssepp[boost]:boost-asio,boost-beast ssepp[redis]:hiredis)
+             ssepp[boost]:boost-asio,boost-beast ssepp[httplib]:cpp-httplib
+             ssepp[boost,openssl]:boost-asio,boost-beast,asio,openssl ssepp[redis]:hiredis)
   foreach(_case IN LISTS _cases)
     string(REGEX REPLACE ":.*" "" _install "${_case}")
     string(REGEX REPLACE ".*:" "" _expected "${_case}")

@@ -2,8 +2,10 @@
 #
 #   vcpkg install ssepp --overlay-ports=<checkout>/cmake/vcpkg
 #
-# The features (asio, openssl, boost, redis) only bring the ports their
-# parts need: the headers are the same whichever are on.
+# The features (asio, boost, httplib, openssl, redis) only bring the ports
+# their parts need: the headers, and the CMake package whose components
+# (ssepp::asio, ssepp::boost, ...) find those ports, are the same whichever
+# are on.
 #
 # vcpkg keys a build by this port's files, not by the sources it builds, so
 # after the checkout changes vcpkg still counts the old install (and any

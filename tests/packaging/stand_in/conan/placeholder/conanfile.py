@@ -14,6 +14,7 @@ _SHAPES = {
     "openssl": ("OpenSSL", "openssl::openssl", {"crypto": "OpenSSL::Crypto", "ssl": "OpenSSL::SSL"}),
     "boost": ("Boost", "boost::boost", {"headers": "Boost::headers"}),
     "hiredis": ("hiredis", "hiredis::hiredis_all_unofficial", {"hiredislib": "hiredis::hiredis"}),
+    "cpp-httplib": ("httplib", "httplib::httplib", {}),
 }
 
 
