@@ -67,6 +67,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ssepp/http/chunked.hpp>
 #include <ssepp/parser.hpp>
 
 namespace {
@@ -423,66 +424,6 @@ response_head parse_head(std::string_view head) {
   return r;
 }
 
-// Decodes the chunked transfer coding (RFC 9112 section 7.1), handing the
-// body bytes on; chunk extensions and trailers are skipped.
-class chunked_decoder {
- public:
-  // False once the last chunk arrived or the coding is malformed.
-  template <class Sink>
-  bool feed(std::string_view in, Sink&& sink) {
-    std::size_t i = 0;
-    while (i < in.size()) {
-      const char c = in[i];
-      switch (state_) {
-        case state::size:
-          if (std::isxdigit(static_cast<unsigned char>(c))) {
-            if (left_ > (std::uint64_t{1} << 40)) return false;
-            left_ = left_ * 16 + static_cast<std::uint64_t>(
-                                     std::isdigit(static_cast<unsigned char>(c))
-                                         ? c - '0'
-                                         : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
-          } else if (c == '\n') {
-            if (left_ == 0) return false;  // the last chunk: the stream ended
-            state_ = state::data;
-          } else if (c != '\r') {
-            state_ = state::extension;
-          }
-          ++i;
-          break;
-        case state::extension:
-          if (c == '\n') {
-            if (left_ == 0) return false;
-            state_ = state::data;
-          }
-          ++i;
-          break;
-        case state::data: {
-          const std::size_t n =
-              static_cast<std::size_t>(std::min<std::uint64_t>(left_, in.size() - i));
-          sink(in.substr(i, n));
-          i += n;
-          left_ -= n;
-          if (left_ == 0) state_ = state::data_end;
-          break;
-        }
-        case state::data_end:
-          if (c == '\n')
-            state_ = state::size;
-          else if (c != '\r')
-            return false;
-          ++i;
-          break;
-      }
-    }
-    return true;
-  }
-
- private:
-  enum class state { size, extension, data, data_end };
-  state state_ = state::size;
-  std::uint64_t left_ = 0;
-};
-
 // --- the tool ------------------------------------------------------------------------
 
 class load;
@@ -532,7 +473,7 @@ class subscriber final : public pollable {
   std::size_t request_sent_ = 0;
   std::string head_;
   bool chunked_ = false;
-  chunked_decoder decoder_;
+  ssepp::http::chunked_decoder decoder_;
   ssepp::parser<stream_handler> parser_{stream_handler{this}};
   bool synced_ = false;
   bool saw_end_ = false;
@@ -735,7 +676,9 @@ void subscriber::on_body(std::string_view bytes) {
     parser_.feed(bytes);
     return;
   }
-  if (!decoder_.feed(bytes, [this](std::string_view body) { parser_.feed(body); })) {
+  // Anything but `more` is the end: the last chunk, or a malformed coding.
+  if (decoder_.feed(bytes, [this](std::string_view body) { parser_.feed(body); }) !=
+      ssepp::http::chunked_decoder::result::more) {
     saw_end_ = true;
     owner_.stream_closed(*this);
   }
