@@ -4,7 +4,6 @@
 // Each example's main.cpp holds everything about ssepp itself.
 #pragma once
 
-#include <charconv>
 #include <cstdio>
 #include <cstdint>
 #include <limits>
@@ -12,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <ssepp/http/decimal.hpp>
 
 namespace example {
 
@@ -64,12 +65,10 @@ class arguments {
   template <class Unsigned>
   Unsigned number(Unsigned min = 0, Unsigned max = std::numeric_limits<Unsigned>::max()) {
     const std::string text = value();
-    std::uint64_t n = 0;
-    const char* const end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, n);
     // Digits only (no sign, no space), then the range.
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-        ec != std::errc{} || ptr != end || n < min || n > max) {
+    const auto parsed = ssepp::http::parse_decimal<std::uint64_t>(text);
+    const std::uint64_t n = parsed.value_or(0);
+    if (!parsed || n < min || n > max) {
       throw usage_error("option '" + std::string(name_) + "' needs a number from " +
                         std::to_string(min) + " to " + std::to_string(max) + ", got '" + text +
                         "'");
