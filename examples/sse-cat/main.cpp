@@ -2,7 +2,6 @@
 // event a browser's EventSource would dispatch. The command line: wiring of
 // the input (file_input and chunked_feed for files, url_input for URLs) to
 // the output (json_printer), plus the messages and exit codes.
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include <ssepp/asio/client.hpp>
+#include <ssepp/http/decimal.hpp>
 #include <ssepp/http/url.hpp>
 #include <ssepp/error.hpp>
 #include <ssepp/parser.hpp>
@@ -144,17 +144,14 @@ void usage_error(const std::string& what) {
 
 // A byte count: decimal digits only, no sign, within std::size_t.
 bool parse_size(std::string_view option, std::string_view text, std::size_t min, std::size_t& out) {
-  std::size_t value = 0;
-  const char* const end = text.data() + text.size();
-  const auto result = std::from_chars(text.data(), end, value);
-  const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == text.npos;
-  if (!digits_only || result.ec != std::errc{} || result.ptr != end || value < min) {
+  const auto value = ssepp::http::parse_decimal<std::size_t>(text);
+  if (!value || *value < min) {
     usage_error(std::string(option) + " needs a number of bytes from " + std::to_string(min) +
                 " to " + std::to_string(std::numeric_limits<std::size_t>::max()) + ", got '" +
                 std::string(text) + "'");
     return false;
   }
-  out = value;
+  out = *value;
   return true;
 }
 
