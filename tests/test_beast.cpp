@@ -10,6 +10,8 @@
 // a condition against a deadline, nothing sleeps to wait for something.
 #include <ssepp/beast/event_stream.hpp>
 
+#include <ssepp/asio/server.hpp>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -261,4 +263,29 @@ TEST_CASE("stopping lets queued events out, ends the streams, and run() returns 
   CHECK(s.stop());
   CHECK(c->read_to_end());
   CHECK(c->body() == "id: 9\ndata: last\n\n");
+}
+
+TEST_CASE("ssepp's own server runs on Beast's tcp_stream too (basic_server<tcp_stream>)") {
+  ssepp::asio::server_options o;
+  o.port = 0;
+  o.threads = 2;
+  o.hub.epoch = "b";
+  o.hub.initial_retry = std::nullopt;
+  o.publish_prefix = "/publish/";
+  ssepp::asio::basic_server<beast::tcp_stream> server(o);
+  server.start();
+  client c(server.port());
+  REQUIRE(c.send_all("GET /events/news HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(c.read_until_contains("\r\n\r\n"));
+  CHECK(c.data().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  REQUIRE(eventually([&] { return server.hub().stats().subscribers == 1; }));
+  client publisher(server.port());
+  REQUIRE(publisher.send_all(
+      "POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+  REQUIRE(publisher.read_to_end());
+  CHECK(publisher.data().find("\r\n\r\nb-1") != std::string::npos);
+  REQUIRE(c.read_until_contains("data: hello\n\n"));
+  CHECK(c.body() == "id: b-1\ndata: hello\n\n");
+  c.close();
+  CHECK(eventually([&] { return server.hub().stats().subscribers == 0; }));
 }
