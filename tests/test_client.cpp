@@ -1,21 +1,48 @@
-// The EventSource client over real loopback sockets: ssepp's own server as
-// the well-behaved peer, a proxy that cuts connections, and tiny raw-socket
-// servers that misbehave on purpose (and, with OpenSSL, a TLS server with a
-// certificate made here). The client's io_context runs on the test thread,
-// so callbacks need no locks; every wait polls it with a deadline. Nothing
-// sleeps and no duration is asserted: delays are checked as the values the
-// client reports (client_error::retry_in), never as elapsed time.
+// The EventSource client, built three ways from this one file:
+//
+//   test_client           over memory_connector (tests/memory_connector.hpp):
+//                         every connection is an in-memory stream pair, so a
+//                         test can split the server's bytes at any index and
+//                         fail any read or write;
+//   test_client_boost     the same on Boost.Asio (SSEPP_ASIO_BOOST);
+//   test_client_loopback  over tcp_connector and real loopback sockets
+//                         (SSEPP_TEST_LOOPBACK), where users meet it.
+//
+// The shared cases run against the same peers in every build: ssepp's own
+// server (start_server), a proxy that cuts connections (cutting_proxy), and
+// tiny servers that misbehave on purpose (raw_server, a thread per
+// connection running a script). Each build supplies them over its
+// transport, with the same interface. Cases that only real sockets can
+// check (TLS with a certificate made here, DNS, a listener that never
+// accepts) use tcp_connector and run where SSEPP_TEST_TCP_CONNECTOR is set
+// (the loopback build, and the Boost build so tcp_connector keeps running on
+// both Asios); cases only memory streams can make deterministic (one byte
+// per read, every split, injected failures) run in the memory builds.
+//
+// The client's io_context runs on the test thread, so callbacks need no
+// locks; every wait polls it with a deadline. Nothing sleeps and no duration
+// is asserted: delays are checked as the values the client reports
+// (client_error::retry_in), never as elapsed time.
 #include <ssepp/asio/client.hpp>
 
 #include <ssepp/asio/server.hpp>
 
 #include <doctest/doctest.h>
 
+#if !defined(SSEPP_TEST_LOOPBACK)
+#define SSEPP_TEST_LOOPBACK 0
+#endif
+#if !defined(SSEPP_TEST_TCP_CONNECTOR)
+#define SSEPP_TEST_TCP_CONNECTOR SSEPP_TEST_LOOPBACK
+#endif
+
+#if SSEPP_TEST_LOOPBACK || SSEPP_TEST_TCP_CONNECTOR
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -37,7 +64,14 @@
 #include <utility>
 #include <vector>
 
-#if defined(SSEPP_ENABLE_OPENSSL)
+#if !SSEPP_TEST_LOOPBACK
+#include <array>
+#include <ssepp/asio/memory_stream.hpp>
+
+#include "memory_connector.hpp"
+#endif
+
+#if defined(SSEPP_ENABLE_OPENSSL) && SSEPP_TEST_TCP_CONNECTOR
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -53,7 +87,7 @@ namespace net = ssepp::asio::net;
 // The client reports std::error_code whichever Asio it runs on; these give
 // the chosen Asio's codes and categories in that form.
 std::error_code as_std(ssepp::asio::error_code e) { return e; }
-#if defined(SSEPP_ENABLE_OPENSSL)
+#if defined(SSEPP_ENABLE_OPENSSL) && SSEPP_TEST_TCP_CONNECTOR
 const std::error_category& ssl_category() {
   return as_std(ssepp::asio::error_code(0, net::error::get_ssl_category())).category();
 }
@@ -85,9 +119,39 @@ namespace {
 
 // --- the client's side ---------------------------------------------------------
 
+// A client's io_context. Over memory streams, a peer's thread completes
+// the client's operations: memory_stream posts the handler to the client's
+// strand and then, still on the peer's thread, destroys the completed
+// operation, which holds copies of that strand; the client may already have
+// run the handler, closed and finished by then. So in the memory builds the
+// context lives until the program ends (when every peer is gone), not
+// until the test does; over sockets it is the test's.
+class client_context {
+ public:
+#if SSEPP_TEST_LOOPBACK
+  net::io_context& get() { return io_; }
+
+ private:
+  net::io_context io_;
+#else
+  client_context() {
+    static std::mutex mutex;
+    static std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::lock_guard<std::mutex> lock(mutex);
+    contexts.push_back(std::make_unique<net::io_context>());
+    io_ = contexts.back().get();
+  }
+  net::io_context& get() { return *io_; }
+
+ private:
+  net::io_context* io_ = nullptr;
+#endif
+};
+
 // The client's io_context, run on the test thread.
 struct client_loop {
-  net::io_context io;
+  client_context context;
+  net::io_context& io = context.get();
   net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(io);
 
   // Runs the client until `done()` holds; false if it did not within `limit`.
@@ -99,6 +163,13 @@ struct client_loop {
       io.run_one_for(10ms);
     }
     return true;
+  }
+
+  // Runs every handler that is ready, until none is: with memory streams,
+  // the client has then done all it can with the bytes it was given.
+  void settle() {
+    while (io.poll() > 0) {
+    }
   }
 
   // True when the client has nothing left to do: no timer, no socket
@@ -135,9 +206,13 @@ sa::client_options quick_options() {
   return o;
 }
 
-std::shared_ptr<sa::event_source> make_client(client_loop& loop, const std::string& url, record& r,
-                                              sa::client_options options = quick_options()) {
-  auto es = sa::event_source::create(loop.io.get_executor(), url, std::move(options));
+// Makes a Client whose callbacks fill `r`; `connector_args` go to create().
+template <class Client, class... ConnectorArgs>
+std::shared_ptr<Client> make_client_of(client_loop& loop, const std::string& url, record& r,
+                                       sa::client_options options,
+                                       ConnectorArgs&&... connector_args) {
+  auto es = Client::create(loop.io.get_executor(), url, std::move(options),
+                           std::forward<ConnectorArgs>(connector_args)...);
   es->on_any([&r](const ssepp::message& m) { r.events.push_back(show(m)); });
   es->on_open([&r] { ++r.opens; });
   es->on_error([&r](const sa::client_error& e) { r.errors.push_back(e); });
@@ -148,14 +223,76 @@ std::shared_ptr<sa::event_source> make_client(client_loop& loop, const std::stri
 
 // Closes the client, lets it wind down, and checks it left nothing behind:
 // no pending operation and no reference to itself.
-void close_and_drain(client_loop& loop, std::shared_ptr<sa::event_source>& es) {
+template <class Client>
+void close_and_drain(client_loop& loop, std::shared_ptr<Client>& es) {
   es->close();
   CHECK(loop.drained());
   CHECK(es->state() == sa::ready_state::closed);
   CHECK(es.use_count() == 1);
 }
 
-// --- raw sockets ---------------------------------------------------------------
+// The value of header `name` (any case) in a raw request or response head.
+std::optional<std::string> header_value(std::string_view message, std::string_view name) {
+  const std::size_t head_end = message.find("\r\n\r\n");
+  std::string_view head = message.substr(0, head_end);
+  while (!head.empty()) {
+    const std::size_t eol = head.find("\r\n");
+    const std::string_view line = head.substr(0, eol);
+    head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 2);
+    const std::size_t colon = line.find(':');
+    if (colon != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < colon; ++i)
+      same = same && std::tolower(static_cast<unsigned char>(line[i])) ==
+                         std::tolower(static_cast<unsigned char>(name[i]));
+    if (!same) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    return std::string(value);
+  }
+  return std::nullopt;
+}
+
+std::string request_line(std::string_view request) {
+  return std::string(request.substr(0, request.find("\r\n")));
+}
+
+std::string request_body(std::string_view request) {
+  const std::size_t end = request.find("\r\n\r\n");
+  return end == std::string_view::npos ? std::string() : std::string(request.substr(end + 4));
+}
+
+// True once `bytes` hold a whole request: the head and its Content-Length body.
+bool is_whole_request(std::string_view bytes) {
+  const std::size_t head_end = bytes.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return false;
+  const std::size_t length = std::stoul(header_value(bytes, "content-length").value_or("0"));
+  return bytes.size() >= head_end + 4 + length;
+}
+
+const std::string stream_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+
+// ssepp's server with the options every test wants (a quick retry, one
+// thread, a short stop), then `tweak`.
+sa::server_options test_server_options(std::uint16_t port,
+                                       const std::function<void(sa::server_options&)>& tweak) {
+  sa::server_options o;
+  o.port = port;
+  o.threads = 1;
+  o.hub.initial_retry = 20ms;  // the server's retry is the floor: keep tests quick
+  o.hub.epoch = "run";
+  o.stop_grace = 500ms;
+  if (tweak) tweak(o);
+  return o;
+}
+
+}  // namespace
+
+// --- real sockets ----------------------------------------------------------------
+
+#if SSEPP_TEST_LOOPBACK || SSEPP_TEST_TCP_CONNECTOR
+namespace {
 
 int connect_to(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -269,48 +406,52 @@ class tcp_listener {
   std::thread accept_thread_;
 };
 
-// The value of header `name` (any case) in a raw request or response head.
-std::optional<std::string> header_value(std::string_view message, std::string_view name) {
-  const std::size_t head_end = message.find("\r\n\r\n");
-  std::string_view head = message.substr(0, head_end);
-  while (!head.empty()) {
-    const std::size_t eol = head.find("\r\n");
-    const std::string_view line = head.substr(0, eol);
-    head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 2);
-    const std::size_t colon = line.find(':');
-    if (colon != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < colon; ++i)
-      same = same && std::tolower(static_cast<unsigned char>(line[i])) ==
-                         std::tolower(static_cast<unsigned char>(name[i]));
-    if (!same) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    return std::string(value);
-  }
-  return std::nullopt;
+// A port nothing listens on (bound, then released).
+std::uint16_t free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t length = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
-std::string request_line(std::string_view request) {
-  return std::string(request.substr(0, request.find("\r\n")));
+// The client over tcp_connector, whatever the build's peers are.
+std::shared_ptr<sa::event_source> make_tcp_client(client_loop& loop, const std::string& url,
+                                                  record& r,
+                                                  sa::client_options options = quick_options()) {
+  return make_client_of<sa::event_source>(loop, url, r, std::move(options));
 }
 
-std::string request_body(std::string_view request) {
-  const std::size_t end = request.find("\r\n\r\n");
-  return end == std::string_view::npos ? std::string() : std::string(request.substr(end + 4));
+}  // namespace
+#endif
+
+// --- the peers, over loopback sockets ----------------------------------------------
+
+#if SSEPP_TEST_LOOPBACK
+namespace {
+
+using client_type = sa::event_source;
+using ssepp_server = sa::server;  // what start_server's before_start sees
+using test_server = sa::server;   // what start_server returns
+
+std::shared_ptr<client_type> create_client(net::any_io_executor executor, const std::string& url,
+                                           sa::client_options options) {
+  return client_type::create(std::move(executor), url, std::move(options));
+}
+
+std::shared_ptr<client_type> make_client(client_loop& loop, const std::string& url, record& r,
+                                         sa::client_options options = quick_options()) {
+  return make_client_of<client_type>(loop, url, r, std::move(options));
 }
 
 // Reads one request (head and Content-Length body); false if the peer left.
 bool read_request(int fd, std::string& out) {
   char buffer[4096];
-  std::size_t head_end;
-  while ((head_end = out.find("\r\n\r\n")) == std::string::npos) {
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) return false;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  const std::size_t length = std::stoul(header_value(out, "content-length").value_or("0"));
-  while (out.size() < head_end + 4 + length) {
+  while (!is_whole_request(out)) {
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) return false;
     out.append(buffer, static_cast<std::size_t>(n));
@@ -410,21 +551,324 @@ class cutting_proxy {
   tcp_listener listener_{[this](int fd, std::size_t) { serve(fd); }};
 };
 
-// A port nothing listens on (bound, then released).
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t length = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+// A port nothing listens on.
+std::uint16_t closed_port() { return free_tcp_port(); }
+
+std::unique_ptr<test_server> start_server(
+    std::uint16_t port = 0, const std::function<void(sa::server_options&)>& tweak = {},
+    const std::function<void(ssepp_server&)>& before_start = {}) {
+  auto s = std::make_unique<sa::server>(test_server_options(port, tweak));
+  if (before_start) before_start(*s);
+  s->start();
+  return s;
 }
 
-const std::string stream_head =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+}  // namespace
+#endif
+
+// --- the peers, over memory streams ------------------------------------------------
+
+#if !SSEPP_TEST_LOOPBACK
+namespace {
+
+using ssepp_test::memory_connector;
+using ssepp_test::memory_network;
+using client_type = sa::basic_event_source<memory_connector>;
+using ssepp_server = sa::basic_server<sa::memory_stream>;
+
+// The network every memory peer listens on and every client connects
+// through. Each peer takes a port of its own (127.0.0.1:<port>), so the
+// URLs, Host fields and redirects look as they do over loopback.
+memory_network& network() {
+  static memory_network n;
+  return n;
+}
+std::uint16_t fresh_port() {
+  static std::atomic<std::uint16_t> next{20000};
+  return next++;
+}
+std::string address_of(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+// What a peer lets a client send it before its writes wait: a socket's
+// buffer, so a server streaming without end (or a 100 MB line) is held in
+// bounded memory, as the kernel would hold it.
+constexpr std::size_t socket_buffer = 256 * 1024;
+
+std::shared_ptr<client_type> create_client(net::any_io_executor executor, const std::string& url,
+                                           sa::client_options options) {
+  return client_type::create(std::move(executor), url, std::move(options), network());
+}
+
+std::shared_ptr<client_type> make_client(client_loop& loop, const std::string& url, record& r,
+                                         sa::client_options options = quick_options()) {
+  return make_client_of<client_type>(loop, url, r, std::move(options), network());
+}
+
+// One end of a memory connection driven by blocking calls, for a script on
+// a thread of its own: each call runs its operation on a private
+// io_context. close() may come from another thread, and wakes a blocked call.
+class blocking_end {
+ public:
+  explicit blocking_end(sa::memory_stream s) : stream_(std::move(s)) {}
+
+  // Appends what the peer wrote; eof once the peer closed and all was read.
+  sa::error_code read_some(std::string& out) {
+    std::array<char, 4096> buffer;
+    const auto [ec, n] = run(
+        [&](auto handler) { stream_.async_read_some(net::buffer(buffer), std::move(handler)); });
+    out.append(buffer.data(), n);
+    return ec;
+  }
+  sa::error_code write(std::string_view bytes) {
+    return run([&](auto handler) {
+             net::async_write(stream_, net::buffer(bytes.data(), bytes.size()), std::move(handler));
+           })
+        .first;
+  }
+  void close() { stream_.close(); }
+
+ private:
+  template <class Start>
+  std::pair<sa::error_code, std::size_t> run(Start start) {
+    // An operation whose handler was dropped unrun (the stream's context
+    // shut down) must not read as a success.
+    sa::error_code result = net::error::operation_aborted;
+    std::size_t bytes = 0;
+    io_.restart();
+    start(net::bind_executor(io_, [&](sa::error_code ec, std::size_t n) {
+      result = ec;
+      bytes = n;
+    }));
+    io_.run();
+    return {result, bytes};
+  }
+
+  net::io_context io_;  // before stream_: outlives what stream_'s close posts
+  sa::memory_stream stream_;
+};
+
+// A server that reads each request and then runs a script on the
+// connection: the script writes canned bytes, waits, or holds the connection
+// open. When the script returns the connection is closed.
+class raw_server {
+ public:
+  struct connection {
+    std::shared_ptr<blocking_end> end;
+    std::size_t index;  // 0 for the first connection, 1 for the next...
+    std::string request;
+
+    // False when the client is gone.
+    bool write(std::string_view bytes) const { return !end->write(bytes); }
+    // Blocks until the client closes the connection (or the server stops).
+    void wait_closed() const {
+      std::string ignored;
+      while (!end->read_some(ignored)) ignored.clear();
+    }
+  };
+  using script = std::function<void(connection&)>;
+
+  explicit raw_server(script s)
+      : script_(std::move(s)),
+        port_(fresh_port()),
+        listening_(network().listen(address(),
+                                    [this](sa::memory_stream end) { accept(std::move(end)); })) {}
+  raw_server(const raw_server&) = delete;
+  raw_server& operator=(const raw_server&) = delete;
+
+  // Stops listening, closes every connection (waking its script) and joins.
+  ~raw_server() {
+    listening_.reset();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& end : ends_) end->close();
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  std::uint16_t port() const { return port_; }
+  std::string address() const { return address_of(port_); }
+  std::string url(std::string_view target = "/") const {
+    return "http://" + address() + std::string(target);
+  }
+  std::vector<std::string> requests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+  std::size_t request_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_.size();
+  }
+
+ private:
+  // On the connecting client's thread, under the network's lock.
+  void accept(sa::memory_stream s) {
+    s.max_buffered(socket_buffer);
+    auto end = std::make_shared<blocking_end>(std::move(s));
+    std::lock_guard<std::mutex> lock(mutex_);
+    ends_.push_back(end);
+    threads_.emplace_back([this, end, index = accepted_++] { serve(end, index); });
+  }
+
+  void serve(const std::shared_ptr<blocking_end>& end, std::size_t index) {
+    connection c{end, index, {}};
+    while (!is_whole_request(c.request))
+      if (end->read_some(c.request)) return end->close();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      requests_.push_back(c.request);
+    }
+    script_(c);
+    end->close();
+  }
+
+  script script_;
+  std::uint16_t port_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> requests_;
+  std::vector<std::shared_ptr<blocking_end>> ends_;
+  std::vector<std::thread> threads_;
+  std::size_t accepted_ = 0;
+  memory_network::listening listening_;  // last: ends first
+};
+
+// A proxy to 127.0.0.1:upstream whose connections the test can cut. It
+// copies bytes both ways on an io_context (and thread) of its own.
+class cutting_proxy {
+ public:
+  explicit cutting_proxy(std::uint16_t upstream)
+      : upstream_(address_of(upstream)),
+        port_(fresh_port()),
+        listening_(network().listen(address_of(port_),
+                                    [this](sa::memory_stream s) { accept(std::move(s)); })) {}
+  cutting_proxy(const cutting_proxy&) = delete;
+  cutting_proxy& operator=(const cutting_proxy&) = delete;
+
+  ~cutting_proxy() {
+    listening_.reset();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cut();
+    work_.reset();
+    thread_.join();
+  }
+
+  std::string url(std::string_view target) const {
+    return "http://" + address_of(port_) + std::string(target);
+  }
+  // Closes both sides of every connection open now.
+  void cut() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& weak : links_)
+      if (auto l = weak.lock()) l->close();
+  }
+  std::size_t connections() const { return connections_.load(); }
+
+ private:
+  struct link {
+    link(sa::memory_stream c, sa::memory_stream s) : client(std::move(c)), server(std::move(s)) {}
+    void close() {
+      client.close();
+      server.close();
+    }
+    sa::memory_stream client, server;
+    std::array<char, 16384> up{}, down{};
+  };
+
+  void accept(sa::memory_stream s) {
+    ++connections_;
+    auto client = std::make_shared<sa::memory_stream>(std::move(s));
+    // Connecting upstream goes through the network: not under its lock.
+    net::post(io_, [this, client] {
+      auto [near, far] = sa::make_memory_stream_pair(network().wire_executor());
+      if (!network().connect(upstream_, near, std::move(far))) return client->close();
+      auto l = std::make_shared<link>(std::move(*client), std::move(near));
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) return l->close();
+        links_.push_back(l);
+      }
+      pump(l, l->client, l->server, l->up);
+      pump(l, l->server, l->client, l->down);
+    });
+  }
+
+  void pump(const std::shared_ptr<link>& l, sa::memory_stream& from, sa::memory_stream& to,
+            std::array<char, 16384>& buffer) {
+    from.async_read_some(
+        net::buffer(buffer),
+        net::bind_executor(io_, [this, l, &from, &to, &buffer](sa::error_code ec, std::size_t n) {
+          if (ec) return l->close();
+          net::async_write(to, net::buffer(buffer.data(), n),
+                           net::bind_executor(
+                               io_, [this, l, &from, &to, &buffer](sa::error_code e, std::size_t) {
+                                 if (e) return l->close();
+                                 pump(l, from, to, buffer);
+                               }));
+        }));
+  }
+
+  std::string upstream_;
+  std::uint16_t port_;
+  std::atomic<std::size_t> connections_{0};
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<link>> links_;
+  bool stopping_ = false;
+  net::io_context io_;
+  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
+  std::thread thread_{[this] { io_.run(); }};
+  memory_network::listening listening_;  // last: ends first
+};
+
+// A port nothing listens on.
+std::uint16_t closed_port() { return fresh_port(); }
+
+// ssepp's server, serving the memory connections made to its address.
+class test_server {
+ public:
+  test_server(std::uint16_t port, sa::server_options options,
+              const std::function<void(ssepp_server&)>& before_start)
+      : port_(port ? port : fresh_port()),
+        server_(std::make_unique<ssepp_server>(std::move(options))) {
+    if (before_start) before_start(*server_);
+    server_->start_without_listening();
+    listening_ = network().listen(address_of(port_), [this](sa::memory_stream s) {
+      s.max_buffered(socket_buffer);
+      server_->serve(std::move(s), "127.0.0.1");
+    });
+  }
+  // Stops listening first: a client reconnecting meets connection_refused.
+  ~test_server() {
+    listening_.reset();
+    server_.reset();
+  }
+
+  std::uint16_t port() const { return port_; }
+  ssepp_server::hub_type& hub() { return server_->hub(); }
+
+ private:
+  std::uint16_t port_;
+  std::unique_ptr<ssepp_server> server_;
+  memory_network::listening listening_;
+};
+
+std::unique_ptr<test_server> start_server(
+    std::uint16_t port = 0, const std::function<void(sa::server_options&)>& tweak = {},
+    const std::function<void(ssepp_server&)>& before_start = {}) {
+  return std::make_unique<test_server>(port, test_server_options(port, tweak), before_start);
+}
+
+}  // namespace
+#endif
+
+namespace {
+
+std::string events_url(const test_server& s, std::string_view channel) {
+  return "http://127.0.0.1:" + std::to_string(s.port()) + "/events/" + std::string(channel);
+}
 
 // Answers every request with `bytes`, then closes.
 raw_server::script replies(std::string bytes) {
@@ -436,28 +880,6 @@ raw_server::script replies_and_holds(std::string bytes) {
     c.write(bytes);
     c.wait_closed();
   };
-}
-
-// --- ssepp's server ------------------------------------------------------------
-
-std::unique_ptr<sa::server> start_server(
-    std::uint16_t port = 0, const std::function<void(sa::server_options&)>& tweak = {},
-    const std::function<void(sa::server&)>& before_start = {}) {
-  sa::server_options o;
-  o.port = port;
-  o.threads = 1;
-  o.hub.initial_retry = 20ms;  // the server's retry is the floor: keep tests quick
-  o.hub.epoch = "run";
-  o.stop_grace = 500ms;
-  if (tweak) tweak(o);
-  auto s = std::make_unique<sa::server>(std::move(o));
-  if (before_start) before_start(*s);
-  s->start();
-  return s;
-}
-
-std::string events_url(const sa::server& s, std::string_view channel) {
-  return "http://127.0.0.1:" + std::to_string(s.port()) + "/events/" + std::string(channel);
 }
 
 // --- memory ----------------------------------------------------------------------
@@ -499,7 +921,6 @@ bool reset_peak_rss() {
 }
 
 }  // namespace
-
 // --- against ssepp's server ------------------------------------------------------
 
 TEST_CASE("events reach listeners by type; on_any sees every event; lastEventId follows ids") {
@@ -670,7 +1091,7 @@ TEST_CASE("the server stops mid-stream and restarts: the client resumes with Las
           return sa::auth_result{};
         };
       },
-      [&](sa::server& s) {
+      [&](ssepp_server& s) {
         for (const auto& id : ids) s.hub().publish("c", ssepp::event_view{"e" + id, "", id});
       });
   REQUIRE(loop.run_until([&] { return r.events.size() >= 8; }));
@@ -1421,13 +1842,14 @@ TEST_CASE(
                    "\n\n"))
         return;
   });
-  net::io_context io;
+  client_context context;
+  net::io_context& io = context.get();
   std::atomic<std::uint64_t> received{0}, after_close{0};
   std::atomic<bool> closed{false};
   std::atomic<int> close_callbacks{0};
   std::mutex mutex;
   std::condition_variable cv;
-  auto es = sa::event_source::create(io.get_executor(), server.url(), quick_options());
+  auto es = create_client(io.get_executor(), server.url(), quick_options());
   es->on_any([&](const ssepp::message&) {
     if (closed) ++after_close;
     if (++received == 1000) {
@@ -1474,7 +1896,7 @@ TEST_CASE("close() inside a listener: no further event is dispatched") {
   client_loop loop;
   record r;
   auto es = make_client(loop, server.url(), r);
-  sa::event_source* raw = es.get();  // a shared_ptr here would be a cycle
+  client_type* raw = es.get();  // a shared_ptr here would be a cycle
   es->on_any([&r, raw](const ssepp::message&) {
     if (r.events.size() == 3) raw->close();
   });
@@ -1494,7 +1916,7 @@ TEST_CASE("close() inside on_open: no event, nothing left running") {
   auto options = quick_options();
   options.stall_timeout = 60s;  // a watchdog left armed would keep the client alive
   auto es = make_client(loop, server.url(), r, options);
-  sa::event_source* raw = es.get();
+  client_type* raw = es.get();
   es->on_open([raw] { raw->close(); });
   es->start();
   REQUIRE(loop.run_until([&] { return r.closes == 1; }));
@@ -1508,7 +1930,7 @@ TEST_CASE("close() inside on_error: no reconnect") {
   client_loop loop;
   record r;
   auto es = make_client(loop, "http://127.0.0.1:" + std::to_string(port) + "/", r);
-  sa::event_source* raw = es.get();
+  client_type* raw = es.get();
   es->on_error([&r, raw](const sa::client_error& e) {
     r.errors.push_back(e);
     raw->close();
@@ -1547,7 +1969,336 @@ TEST_CASE("close() before start(): closed, and start() then does nothing") {
   CHECK(r.errors.empty());
 }
 
-// --- TLS -------------------------------------------------------------------------------
+// --- memory streams only: splits and failures on demand ------------------------------
+
+#if !SSEPP_TEST_LOOPBACK
+
+TEST_CASE("a response delivered one byte per read is parsed as when it comes whole") {
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Long: " + std::string(100, 'h') +
+      "\r\nCache-Control: no-cache\r\n\r\n"
+      "retry: 50\n: hello\nid: 1\nevent: t\ndata: a\ndata: b\n\n"
+      "data: c\r\n\r\n";
+  for (const std::size_t read_size : {0u, 1u, 2u, 3u, 7u}) {  // 0: as much as the buffer takes
+    CAPTURE(read_size);
+    raw_server server(replies_and_holds(response));
+    network().on_connect(server.address(),
+                         [read_size](sa::memory_stream& client_end, sa::memory_stream&,
+                                     std::size_t) { client_end.read_size(read_size); });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url(), r);
+    std::vector<std::string> comments;
+    es->on_comment([&](std::string_view text) { comments.emplace_back(text); });
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 2; }));
+    CHECK(r.events == std::vector<std::string>{"t|a\nb|1", "message|c|1"});
+    CHECK(r.retries == std::vector<milliseconds>{50ms});
+    CHECK(comments == std::vector<std::string>{"hello"});
+    CHECK(r.opens == 1);
+    CHECK(r.errors.empty());
+    close_and_drain(loop, es);
+  }
+}
+
+TEST_CASE("a request written one byte per write arrives whole") {
+  raw_server server(replies_and_holds(stream_head + "data: ok\n\n"));
+  network().on_connect(server.address(), [](sa::memory_stream& client_end, sa::memory_stream&,
+                                            std::size_t) { client_end.write_size(1); });
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.method = "POST";
+  options.body = R"({"q":1})";
+  options.headers = {{"Authorization", "Bearer t"}};
+  auto es = make_client(loop, server.url("/ask"), r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(request_line(requests[0]) == "POST /ask HTTP/1.1");
+  CHECK(header_value(requests[0], "authorization") == "Bearer t");
+  CHECK(request_body(requests[0]) == options.body);
+  CHECK(network().sent(server.address()) == requests);
+  close_and_drain(loop, es);
+}
+
+TEST_CASE("a chunked response split at every index gives the same events") {
+  // Chunks cut inside field names, inside a chunk-size line, between CR and
+  // LF; an extension and a trailer.
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\ndat\r\n8;ext=1\r\na: one\n\n\r\n4\r\nid: \r\n11\r\n2\nevent: t\ndata: \r\n"
+      "5\r\ntwo\n\n\r\n0\r\nX-Trailer: yes\r\n\r\n";
+  const std::uint16_t port = fresh_port();
+  std::optional<sa::memory_stream> server_end;
+  auto listening = network().listen(address_of(port),
+                                    [&](sa::memory_stream s) { server_end.emplace(std::move(s)); });
+  auto options = quick_options();
+  options.reconnect = false;  // one connection per split
+  for (std::size_t split = 0; split <= response.size(); ++split) {
+    CAPTURE(split);
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, "http://" + address_of(port) + "/", r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return server_end && is_whole_request(server_end->str()); }));
+    const std::string_view whole(response);
+    for (const std::string_view part : {whole.substr(0, split), whole.substr(split)}) {
+      bool written = false;
+      net::async_write(*server_end, net::buffer(part.data(), part.size()),
+                       net::bind_executor(loop.io, [&](sa::error_code ec, std::size_t) {
+                         CHECK_FALSE(ec);
+                         written = true;
+                       }));
+      REQUIRE(loop.run_until([&] { return written; }));
+      // The client has now read all of `part`, and nothing after it: the
+      // split is exactly here, whatever the timing.
+      loop.settle();
+    }
+    REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+    CHECK(r.events == std::vector<std::string>{"message|one|", "t|two|2"});
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].code == errc::stream_ended);
+    CHECK(r.opens == 1);
+    server_end.reset();
+    CHECK(loop.drained());
+    CHECK(es.use_count() == 1);
+  }
+}
+
+TEST_CASE("a read error at every read of the stream is retried with the right Last-Event-ID") {
+  // Five events; every connection sends those after its Last-Event-ID.
+  auto events_after = [](int last) {
+    std::string bytes;
+    for (int i = last + 1; i <= 5; ++i)
+      bytes += "id: " + std::to_string(i) + "\ndata: e" + std::to_string(i) + "\n\n";
+    return bytes;
+  };
+  const raw_server::script script = [&](const raw_server::connection& c) {
+    c.write(stream_head +
+            events_after(std::stoi(header_value(c.request, "last-event-id").value_or("0"))));
+    c.wait_closed();
+  };
+  std::vector<std::string> all;
+  for (int i = 1; i <= 5; ++i)
+    all.push_back("message|e" + std::to_string(i) + "|" + std::to_string(i));
+  // The first reply arrives in one write and is read 16 bytes at a time, so
+  // the n-th read is always the same bytes; read reads + 1 waits past the end.
+  constexpr std::size_t read_size = 16;
+  const std::size_t reads =
+      (stream_head.size() + events_after(0).size() + read_size - 1) / read_size;
+  std::vector<std::size_t> delivered_before;  // events dispatched before the error, per n
+  for (std::size_t n = 1; n <= reads + 1; ++n) {
+    CAPTURE(n);
+    raw_server server(script);
+    network().on_connect(server.address(),
+                         [n](sa::memory_stream& client_end, sa::memory_stream&, std::size_t index) {
+                           if (index > 0) return;
+                           client_end.read_size(read_size);
+                           client_end.fail_read(n);
+                         });
+    client_loop loop;
+    record r;
+    std::size_t delivered = 0;
+    int opens_before = 0;
+    auto es = make_client(loop, server.url(), r);
+    es->on_error([&](const sa::client_error& e) {
+      if (r.errors.empty()) {
+        delivered = r.events.size();
+        opens_before = r.opens;
+      }
+      r.errors.push_back(e);
+    });
+    es->start();
+    // Open on the second connection, with every event.
+    REQUIRE(loop.run_until([&] {
+      return server.request_count() == 2 && es->state() == sa::ready_state::open &&
+             r.events.size() == 5;
+    }));
+    CHECK(r.opens == opens_before + 1);
+    CHECK(r.events == all);  // each once, in order: none lost, none repeated
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].code == as_std(net::error::connection_reset));
+    CHECK(r.errors[0].will_reconnect);
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK_FALSE(header_value(requests[0], "last-event-id"));
+    const auto resumed = header_value(requests[1], "last-event-id");
+    if (delivered == 0) {
+      CHECK_FALSE(resumed);
+    } else {
+      CHECK(resumed == std::to_string(delivered));
+    }
+    delivered_before.push_back(delivered);
+    close_and_drain(loop, es);
+  }
+  // The sweep went from before the head was parsed to after the last event.
+  CHECK(delivered_before.front() == 0);
+  CHECK(delivered_before.back() == 5);
+  CHECK(std::is_sorted(delivered_before.begin(), delivered_before.end()));
+}
+
+TEST_CASE("a write error at every write of the request is retried") {
+  auto options = quick_options();
+  options.method = "POST";
+  options.body = R"({"model":"m","stream":true})";
+  constexpr std::size_t write_size = 8;
+  for (std::size_t n = 1;; ++n) {
+    CAPTURE(n);
+    REQUIRE(n < 1000);
+    raw_server server(replies_and_holds(stream_head + "data: ok\n\n"));
+    network().on_connect(server.address(),
+                         [n](sa::memory_stream& client_end, sa::memory_stream&, std::size_t index) {
+                           client_end.write_size(write_size);
+                           if (index == 0) client_end.fail_write(n);
+                         });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url("/v1/stream"), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+    CHECK(r.events[0] == "message|ok|");
+    const auto sent = network().sent(server.address());
+    if (r.errors.empty()) {
+      // The request took fewer than n writes: every failing one was met.
+      REQUIRE(sent.size() == 1);
+      CHECK(n > 1);
+      CHECK((sent[0].size() + write_size - 1) / write_size == n - 1);
+      CHECK(server.requests() == sent);
+      close_and_drain(loop, es);
+      break;
+    }
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].code == as_std(net::error::connection_reset));
+    CHECK(r.errors[0].message.find("sending the request") != std::string::npos);
+    CHECK(r.errors[0].will_reconnect);
+    CHECK(r.opens == 1);
+    REQUIRE(sent.size() == 2);
+    // What went out before the failure, and only the retry arrived whole.
+    CHECK(sent[0] == sent[1].substr(0, (n - 1) * write_size));
+    CHECK(server.requests() == std::vector<std::string>{sent[1]});
+    CHECK(request_line(sent[1]) == "POST /v1/stream HTTP/1.1");
+    CHECK(request_body(sent[1]) == options.body);
+    close_and_drain(loop, es);
+  }
+}
+
+TEST_CASE("nothing listening at an address: connection_refused, counted by the network") {
+  const std::uint16_t port = closed_port();
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.reconnect = false;
+  auto es = make_client(loop, "http://" + address_of(port) + "/", r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].code == as_std(net::error::connection_refused));
+  CHECK(r.errors[0].message.find("connecting to http://" + address_of(port) + "/") !=
+        std::string::npos);
+  CHECK(network().attempts(address_of(port)) == 1);
+  CHECK(network().sent(address_of(port)).empty());
+  CHECK(loop.drained());
+}
+
+#endif  // !SSEPP_TEST_LOOPBACK
+
+// --- tcp_connector: what only real sockets show ---------------------------------------
+
+#if SSEPP_TEST_TCP_CONNECTOR
+
+namespace {
+
+// Reads one request head from a socket; false if the peer left first.
+bool read_request_head(int fd, std::string& out) {
+  char buffer[4096];
+  while (out.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) return false;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("tcp_connector: a host name is resolved, and the Host field keeps it") {
+  std::mutex mutex;
+  std::vector<std::string> requests;
+  tcp_listener listener([&](int fd, std::size_t) {
+    std::string request;
+    if (!read_request_head(fd, request)) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      requests.push_back(request);
+    }
+    send_all(fd, stream_head + "data: found\n\n");
+    char buffer[256];
+    while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
+    }
+  });
+  const std::string url = "http://localhost:" + std::to_string(listener.port()) + "/named";
+  client_loop loop;
+  record r;
+  auto es = make_tcp_client(loop, url, r);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+  CHECK(r.events[0] == "message|found|");
+  CHECK(r.errors.empty());  // ::1 may be tried first and refused: that is no error
+  CHECK(es->url() == url);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    REQUIRE(requests.size() == 1);
+    CHECK(header_value(requests[0], "host") == "localhost:" + std::to_string(listener.port()));
+  }
+  close_and_drain(loop, es);
+}
+
+TEST_CASE("tcp_connector: a refused connection is the OS's connection_refused, retried") {
+  client_loop loop;
+  record r;
+  auto es = make_tcp_client(loop, "http://127.0.0.1:" + std::to_string(free_tcp_port()) + "/", r);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.errors.size() == 2; }));
+  for (const auto& e : r.errors) {
+    CHECK(e.code == as_std(net::error::connection_refused));
+    CHECK(e.message.find("connecting to http://127.0.0.1:") != std::string::npos);
+    CHECK(e.will_reconnect);
+  }
+  close_and_drain(loop, es);
+}
+
+TEST_CASE("tcp_connector: a listener that never accepts: connect_timeout, then a new attempt") {
+  // The kernel completes the handshake into the backlog; nobody ever
+  // reads the request.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t length = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.connect_timeout = 100ms;
+  auto es = make_tcp_client(loop, "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/",
+                            r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.errors.size() == 2; }));
+  for (const auto& e : r.errors) {
+    CHECK(e.code == errc::connect_timeout);
+    CHECK(e.will_reconnect);
+  }
+  CHECK(r.opens == 0);
+  close_and_drain(loop, es);
+  ::close(fd);
+}
+
+// --- TLS
 
 #if defined(SSEPP_ENABLE_OPENSSL)
 
@@ -1699,7 +2450,7 @@ TEST_CASE("https: a certificate trusted through ca_file; events arrive") {
     record r;
     auto options = quick_options();
     options.ca_file = ca.path();
-    auto es = make_client(loop, server.url(host), r, options);
+    auto es = make_tcp_client(loop, server.url(host), r, options);
     es->start();
     REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
     CHECK(r.events[0] == "message|secret|1");
@@ -1733,7 +2484,7 @@ TEST_CASE("https: ssepp's own tls_server streams events, and a reconnect resumes
   record r;
   auto options = quick_options();
   options.ca_file = ca.path();
-  auto es = make_client(loop, url, r, options);
+  auto es = make_tcp_client(loop, url, r, options);
   es->start();
   REQUIRE(loop.run_until([&] { return server.hub().stats().subscribers == 1; }));
   server.hub().publish("vault", ssepp::event_view{"one", "", ""});
@@ -1757,7 +2508,7 @@ TEST_CASE("https: a CA file that cannot be loaded is a final error naming it") {
   record r;
   auto options = quick_options();
   options.ca_file = garbage.path();
-  auto es = make_client(loop, server.url("127.0.0.1"), r, options);
+  auto es = make_tcp_client(loop, server.url("127.0.0.1"), r, options);
   es->start();
   REQUIRE(loop.run_until([&] { return r.closes == 1; }));
   REQUIRE(r.errors.size() == 1);
@@ -1772,7 +2523,7 @@ TEST_CASE("https: an untrusted certificate fails verification (verify_peer is th
   SUBCASE("retried, like any network error, while reconnect is on") {
     client_loop loop;
     record r;
-    auto es = make_client(loop, server.url("127.0.0.1"), r);
+    auto es = make_tcp_client(loop, server.url("127.0.0.1"), r);
     es->start();
     REQUIRE(loop.run_until([&] { return r.errors.size() == 2; }));
     for (const auto& e : r.errors) {
@@ -1789,7 +2540,7 @@ TEST_CASE("https: an untrusted certificate fails verification (verify_peer is th
     record r;
     auto options = quick_options();
     options.reconnect = false;
-    auto es = make_client(loop, server.url("127.0.0.1"), r, options);
+    auto es = make_tcp_client(loop, server.url("127.0.0.1"), r, options);
     es->start();
     REQUIRE(loop.run_until([&] { return r.closes == 1; }));
     REQUIRE(r.errors.size() == 1);
@@ -1809,7 +2560,7 @@ TEST_CASE("https: a trusted certificate for another name fails verification") {
   auto options = quick_options();
   options.ca_file = ca.path();
   options.reconnect = false;
-  auto es = make_client(loop, server.url("127.0.0.1"), r, options);
+  auto es = make_tcp_client(loop, server.url("127.0.0.1"), r, options);
   es->start();
   REQUIRE(loop.run_until([&] { return r.closes == 1; }));
   REQUIRE(r.errors.size() == 1);
@@ -1825,7 +2576,7 @@ TEST_CASE("https: verify_peer = false accepts an untrusted certificate") {
   record r;
   auto options = quick_options();
   options.verify_peer = false;
-  auto es = make_client(loop, server.url("127.0.0.1"), r, options);
+  auto es = make_tcp_client(loop, server.url("127.0.0.1"), r, options);
   es->start();
   REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
   CHECK(r.events[0] == "message|secret|1");
@@ -1838,7 +2589,7 @@ TEST_CASE("https: verify_peer = false accepts an untrusted certificate") {
 TEST_CASE("https:// without TLS support is a final tls_unavailable error") {
   client_loop loop;
   record r;
-  auto es = make_client(loop, "https://127.0.0.1:1/events", r);
+  auto es = make_tcp_client(loop, "https://127.0.0.1:1/events", r);
   es->start();
   REQUIRE(loop.run_until([&] { return r.closes == 1; }));
   REQUIRE(r.errors.size() == 1);
@@ -1848,3 +2599,5 @@ TEST_CASE("https:// without TLS support is a final tls_unavailable error") {
 }
 
 #endif
+
+#endif  // SSEPP_TEST_TCP_CONNECTOR

@@ -164,7 +164,7 @@ class tcp_connector {
   executor_type executor_;
   net::ip::tcp::resolver resolver_;
   net::ip::tcp::socket socket_;
-  bool verify_peer_;
+  [[maybe_unused]] bool verify_peer_;  // read only with SSEPP_ENABLE_OPENSSL
   std::string ca_file_;
   http::url target_;
 #if defined(SSEPP_ENABLE_OPENSSL)

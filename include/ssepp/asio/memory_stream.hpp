@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -204,6 +205,13 @@ class memory_stream {
 /// ends' pending operations, as with a socket. When that context shuts down
 /// (an io_context is destroyed), handlers still pending are destroyed
 /// without being invoked, so a handler that owns its stream frees it.
+///
+/// Unlike a socket's, an operation may be completed on the peer's thread (a
+/// write there satisfies a read here): its handler is posted to the
+/// handler's executor from that thread. So a handler's execution context
+/// must outlive the peer's use of the pair, not only this end's: with the
+/// two ends on separate io_contexts, destroy neither while the other end
+/// still reads or writes.
 std::pair<memory_stream, memory_stream> make_memory_stream_pair(
     const net::any_io_executor& executor);
 
@@ -233,22 +241,58 @@ struct memory_buffers_op : memory_op {
   std::vector<Buffer> buffers;
 };
 
+// Work counted on a handler's executor until its completion is posted. A
+// standard executor (an io_context's, any_io_executor, a strand of either)
+// counts it through prefer(outstanding_work.tracked), as Asio's own
+// operations do; executor_work_guard would take the TS form for
+// strand<any_io_executor> (it declares on_work_started) and fail to compile
+// (any_io_executor has none). Only a TS-only executor gets a work guard.
+template <class Executor, class = void>
+class memory_work {
+ public:
+  explicit memory_work(const Executor& e) : guard_(e) {}
+  Executor get_executor() const { return guard_.get_executor(); }
+  void reset() { guard_.reset(); }
+
+ private:
+  net::executor_work_guard<Executor> guard_;
+};
+
+template <class Executor>
+class memory_work<Executor, std::enable_if_t<net::execution::is_executor<Executor>::value>> {
+  using tracked_type = std::decay_t<decltype(net::prefer(
+      std::declval<const Executor&>(), net::execution::outstanding_work.tracked))>;
+
+ public:
+  explicit memory_work(const Executor& e)
+      : tracked_(net::prefer(e, net::execution::outstanding_work.tracked)) {}
+  const tracked_type& get_executor() const { return *tracked_; }
+  void reset() { tracked_.reset(); }
+
+ private:
+  std::optional<tracked_type> tracked_;
+};
+
 template <class Buffer, class Handler>
 class memory_op_for final : public memory_buffers_op<Buffer> {
  public:
   memory_op_for(Handler handler, const net::any_io_executor& io_executor)
-      : handler_(std::move(handler)),
-        work_(net::make_work_guard(net::get_associated_executor(handler_, io_executor))) {}
+      : handler_(std::move(handler)), work_(net::get_associated_executor(handler_, io_executor)) {}
 
+  // Called on whichever thread completed the operation (the peer's, often).
+  // Everything that refers to the handler's executor moves into the posted
+  // function, so that nothing of it is destroyed here after the post: once
+  // the handler has run, its side may destroy its execution context while
+  // this thread is still returning.
   void complete(error_code ec, std::size_t n) override {
-    net::post(work_.get_executor(),
-              [h = std::move(handler_), ec, n]() mutable { std::move(h)(ec, n); });
-    work_.reset();  // post tracks work of its own until the handler runs
+    auto executor = work_.get_executor();
+    net::post(std::move(executor), [h = std::move(handler_), work = std::move(work_), ec,
+                                    n]() mutable { std::move(h)(ec, n); });
   }
 
  private:
   Handler handler_;
-  net::executor_work_guard<net::associated_executor_t<Handler, net::any_io_executor>> work_;
+  memory_work<net::associated_executor_t<Handler, net::any_io_executor>> work_;
 };
 
 struct memory_completion {
