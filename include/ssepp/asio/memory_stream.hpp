@@ -277,21 +277,27 @@ template <class Buffer, class Handler>
 class memory_op_for final : public memory_buffers_op<Buffer> {
  public:
   memory_op_for(Handler handler, const net::any_io_executor& io_executor)
-      : handler_(std::move(handler)), work_(net::get_associated_executor(handler_, io_executor)) {}
+      : handler_(std::move(handler)),
+        io_executor_(io_executor),
+        work_(net::get_associated_executor(handler_, io_executor)) {}
 
   // Called on whichever thread completed the operation (the peer's, often).
-  // Everything that refers to the handler's executor moves into the posted
-  // function, so that nothing of it is destroyed here after the post: once
-  // the handler has run, its side may destroy its execution context while
-  // this thread is still returning.
+  // The work count goes with the handler and is released where it runs,
+  // after it ran: released here, it could reach a context the handler's
+  // owner destroyed as soon as the handler had run. The post itself uses
+  // an untracked copy of the executor, whose destruction here counts no
+  // work. (A strand's copy still refers to its context: hence the rule in
+  // make_memory_stream_pair's comment.)
   void complete(error_code ec, std::size_t n) override {
-    auto executor = work_.get_executor();
-    net::post(std::move(executor), [h = std::move(handler_), work = std::move(work_), ec,
-                                    n]() mutable { std::move(h)(ec, n); });
+    const auto executor = net::get_associated_executor(handler_, io_executor_);
+    net::post(executor, [h = std::move(handler_), work = std::move(work_), ec, n]() mutable {
+      std::move(h)(ec, n);
+    });
   }
 
  private:
   Handler handler_;
+  net::any_io_executor io_executor_;  // the stream's, when the handler has none
   memory_work<net::associated_executor_t<Handler, net::any_io_executor>> work_;
 };
 
