@@ -59,8 +59,8 @@ TEST_CASE("\"*\" allows any origin and still echoes it, since credentials forbid
 }
 
 TEST_CASE("an origin not listed is refused with 403 naming it") {
-  for (const char* origin : {"http://evil.example", "http://app.example.evil", "null",
-                             "http://APP.example:80"}) {
+  for (const char* origin :
+       {"http://evil.example", "http://app.example.evil", "null", "http://APP.example:80"}) {
     CAPTURE(origin);
     const auto d = http::decide_cors(
         parse("GET / HTTP/1.1\r\nHost: api\r\nOrigin: " + std::string(origin) + "\r\n\r\n"),

@@ -65,8 +65,8 @@ TEST_CASE("an event route refuses other methods with 405 and a channel it cannot
   CHECK(field(std::get<http::response>(post).headers, "Allow") == "GET, OPTIONS");
   for (const char* target : {"/events/", "/events/a/b"}) {
     CAPTURE(target);
-    const auto d = http::decide_request(
-        parse("GET " + std::string(target) + " HTTP/1.1\r\n\r\n"), rules);
+    const auto d =
+        http::decide_request(parse("GET " + std::string(target) + " HTTP/1.1\r\n\r\n"), rules);
     REQUIRE(std::holds_alternative<http::response>(d));
     CHECK(std::get<http::response>(d).status == 404);
   }
@@ -145,9 +145,8 @@ TEST_CASE("event routes are tried in order and a mapper may subscribe to several
   rules.event_routes.push_back({"/feed", [](const http::request&) {
                                   return std::vector<std::string>{"news", "sport"};
                                 }});
-  rules.event_routes.push_back({"/", [](const http::request&) {
-                                  return std::vector<std::string>{"other"};
-                                }});
+  rules.event_routes.push_back(
+      {"/", [](const http::request&) { return std::vector<std::string>{"other"}; }});
   const auto d = http::decide_request(parse("GET /feed HTTP/1.1\r\n\r\n"), rules);
   REQUIRE(std::holds_alternative<http::stream_plan>(d));
   CHECK(std::get<http::stream_plan>(d).channels == std::vector<std::string>{"news", "sport"});

@@ -64,8 +64,9 @@ TEST_CASE("the media type is compared as MIME does: case, parameters and blanks 
 TEST_CASE("a body whose length cannot be trusted fails instead of being read short") {
   for (const char* length : {"12a", "1x", "18446744073709551626", "1\r\nContent-Length: 5"}) {
     CAPTURE(length);
-    const auto a = classify("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
-                            std::string(length) + "\r\n\r\n");
+    const auto a =
+        classify("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
+                 std::string(length) + "\r\n\r\n");
     CHECK(a.step == step::fail);
     CHECK(a.error == errc::bad_response);
   }

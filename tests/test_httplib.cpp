@@ -434,7 +434,8 @@ TEST_CASE("README: cpp-httplib, the snippet as written serves and publishes") {
   reader.send_get("/events/company-42", {});
   REQUIRE(reader.read_head());
   httplib::Client publisher("127.0.0.1", port);
-  const auto answer = publisher.Post("/publish/company-42", R"({"menu":"updated"})", "application/json");
+  const auto answer =
+      publisher.Post("/publish/company-42", R"({"menu":"updated"})", "application/json");
   REQUIRE(answer);
   CHECK(answer->status == 200);
   CHECK_FALSE(answer->body.empty());  // the event's id

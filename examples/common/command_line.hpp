@@ -4,8 +4,8 @@
 // Each example's main.cpp holds everything about ssepp itself.
 #pragma once
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>

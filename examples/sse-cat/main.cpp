@@ -15,9 +15,9 @@
 #include <vector>
 
 #include <ssepp/asio/client.hpp>
+#include <ssepp/error.hpp>
 #include <ssepp/http/decimal.hpp>
 #include <ssepp/http/url.hpp>
-#include <ssepp/error.hpp>
 #include <ssepp/parser.hpp>
 
 #include "chunked_feed.hpp"

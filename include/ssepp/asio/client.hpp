@@ -24,13 +24,13 @@
 
 #include "../error.hpp"
 #include "../event.hpp"
-#include "../parser.hpp"
-#include "../reconnect.hpp"
-#include "connector.hpp"
 #include "../http/chunked.hpp"
 #include "../http/head.hpp"
 #include "../http/response_action.hpp"
 #include "../http/url.hpp"
+#include "../parser.hpp"
+#include "../reconnect.hpp"
+#include "connector.hpp"
 
 namespace ssepp::asio {
 inline namespace SSEPP_ASIO_FLAVOUR {
@@ -94,8 +94,8 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
   /// `connector_args` go to the connector's constructor after the client's
   /// strand and options.
   template <class... ConnectorArgs>
-  static std::shared_ptr<basic_event_source> create(net::any_io_executor executor,
-                                                    std::string url, client_options options = {},
+  static std::shared_ptr<basic_event_source> create(net::any_io_executor executor, std::string url,
+                                                    client_options options = {},
                                                     ConnectorArgs&&... connector_args) {
     return std::shared_ptr<basic_event_source>(
         new basic_event_source(std::move(executor), std::move(url), std::move(options),
@@ -225,13 +225,13 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
       if (!ec && attempt == self->attempt_ && !self->streaming_)
         self->retryable(make_error_code(errc::connect_timeout), 0, self->url_.str());
     });
-    connector_.async_connect(
-        url_, [self, attempt](std::error_code ec, std::string what, bool can_retry) {
-          if (attempt != self->attempt_ || self->closing_) return;
-          if (ec && can_retry) return self->retryable(ec, 0, std::move(what));
-          if (ec) return self->fail_final(ec, 0, std::move(what));
-          self->send_request(attempt);
-        });
+    connector_.async_connect(url_,
+                             [self, attempt](std::error_code ec, std::string what, bool can_retry) {
+                               if (attempt != self->attempt_ || self->closing_) return;
+                               if (ec && can_retry) return self->retryable(ec, 0, std::move(what));
+                               if (ec) return self->fail_final(ec, 0, std::move(what));
+                               self->send_request(attempt);
+                             });
   }
 
   void send_request(unsigned attempt) {
@@ -295,8 +295,7 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
       case http::client_step::stop:  // the server says: stop reconnecting
         return finish();
       case http::client_step::retry:
-        return retryable(action.error, head.status, std::move(action.message),
-                         action.retry_after);
+        return retryable(action.error, head.status, std::move(action.message), action.retry_after);
       case http::client_step::fail:
         return fail_final(action.error, head.status, std::move(action.message));
       case http::client_step::open:
@@ -468,8 +467,8 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
   // a saturated `retry:` asks for 292 million) overflowed in the conversion
   // and fired at once, turning "wait forever" into "reconnect now".
   static std::chrono::milliseconds timer_duration(std::chrono::milliseconds ms) {
-    constexpr auto longest = std::chrono::duration_cast<std::chrono::milliseconds>(
-        net::steady_timer::duration::max());
+    constexpr auto longest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(net::steady_timer::duration::max());
     return std::min(ms, longest);
   }
 

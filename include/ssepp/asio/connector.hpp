@@ -80,17 +80,17 @@ class tcp_connector {
       });
 #endif
     auto h = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    resolver_.async_resolve(
-        u.host, std::to_string(u.port),
-        [this, h](error_code ec, net::ip::tcp::resolver::results_type results) {
-          if (ec) return (*h)(ec, "resolving " + target_.host, true);
-          net::async_connect(socket_, results, [this, h](error_code e, const auto&) {
-            if (e) return (*h)(e, "connecting to " + target_.str(), true);
-            error_code ignored;
-            socket_.set_option(net::ip::tcp::no_delay(true), ignored);
-            handshake(h);
-          });
-        });
+    resolver_.async_resolve(u.host, std::to_string(u.port),
+                            [this, h](error_code ec, net::ip::tcp::resolver::results_type results) {
+                              if (ec) return (*h)(ec, "resolving " + target_.host, true);
+                              net::async_connect(
+                                  socket_, results, [this, h](error_code e, const auto&) {
+                                    if (e) return (*h)(e, "connecting to " + target_.str(), true);
+                                    error_code ignored;
+                                    socket_.set_option(net::ip::tcp::no_delay(true), ignored);
+                                    handshake(h);
+                                  });
+                            });
   }
 
   template <class Buffers, class Handler>
@@ -143,8 +143,7 @@ class tcp_connector {
             return (*h)(ca_error, "cannot load the CA file '" + ca_file_ + "'", false);
           }
         }
-        tls_context_->set_verify_mode(verify_peer_ ? net::ssl::verify_peer
-                                                   : net::ssl::verify_none);
+        tls_context_->set_verify_mode(verify_peer_ ? net::ssl::verify_peer : net::ssl::verify_none);
       }
       tls_.emplace(socket_, *tls_context_);
       // SNI carries host names only (RFC 6066 section 3), never IP literals.

@@ -35,7 +35,8 @@
 #define SSEPP_ASIO_FLAVOUR boost_asio
 #else
 #if defined(BOOST_ASIO_VERSION) || defined(BOOST_ASIO_DETAIL_CONFIG_HPP)
-#error "ssepp: Boost.Asio is included, but SSEPP_ASIO_BOOST is 0: standalone Asio cannot share a translation unit with it. Define SSEPP_ASIO_BOOST=1 (or link ssepp::boost)."
+#error \
+    "ssepp: Boost.Asio is included, but SSEPP_ASIO_BOOST is 0: standalone Asio cannot share a translation unit with it. Define SSEPP_ASIO_BOOST=1 (or link ssepp::boost)."
 #endif
 #include <asio.hpp>
 #if defined(SSEPP_ENABLE_OPENSSL)

@@ -285,8 +285,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
 #if defined(SSEPP_ENABLE_OPENSSL)
       if constexpr (detail::has_server_handshake<Stream>::value) {
         self->stream_->async_handshake(
-            net::ssl::stream_base::server,
-            net::bind_executor(self->strand_, [self](error_code ec) {
+            net::ssl::stream_base::server, net::bind_executor(self->strand_, [self](error_code ec) {
               if (ec) {
                 self->server_.log(log_level::debug, "TLS handshake failed: " + ec.message());
                 return self->close_quietly();
@@ -573,8 +572,7 @@ void basic_server<Stream>::stop() {
 
 template <class Stream>
 void basic_server<Stream>::accept() {
-  acceptor_.async_accept(connection_executor(), [this](error_code ec,
-                                                       net::ip::tcp::socket socket) {
+  acceptor_.async_accept(connection_executor(), [this](error_code ec, net::ip::tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly

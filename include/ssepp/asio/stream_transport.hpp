@@ -8,8 +8,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,7 +26,8 @@ struct has_socket_member<S, std::void_t<decltype(std::declval<S&>().socket())>> 
 template <class S, class = void>
 struct has_next_layer : std::false_type {};
 template <class S>
-struct has_next_layer<S, std::void_t<decltype(std::declval<S&>().next_layer())>> : std::true_type {};
+struct has_next_layer<S, std::void_t<decltype(std::declval<S&>().next_layer())>> : std::true_type {
+};
 
 // The socket under any stack of layers: Beast's basic_stream (tcp_stream)
 // holds it as socket(), an ssl::stream (or Beast's ssl_stream) as its
@@ -149,14 +150,14 @@ class stream_transport {
     void send_preamble() {
       if (!preamble || preamble->in_flight) return;
       preamble->in_flight = true;
-      net::async_write(*stream, net::buffer(preamble->bytes),
-                          net::bind_executor(strand, [self = this->shared_from_this()](
-                                                            error_code, std::size_t) {
-                            // An error shows up again in the parked write.
-                            auto next = std::move(self->preamble->parked);
-                            self->preamble.reset();
-                            if (next) next();
-                          }));
+      net::async_write(
+          *stream, net::buffer(preamble->bytes),
+          net::bind_executor(strand, [self = this->shared_from_this()](error_code, std::size_t) {
+            // An error shows up again in the parked write.
+            auto next = std::move(self->preamble->parked);
+            self->preamble.reset();
+            if (next) next();
+          }));
     }
 
     std::shared_ptr<Stream> stream;

@@ -45,7 +45,8 @@ struct cors_decision {
 /// - Any other origin is refused with 403 before the request does anything.
 ///
 /// Complexity: linear in the number of allowed origins.
-inline cors_decision decide_cors(const request& req, const std::vector<std::string>& allowed_origins) {
+inline cors_decision decide_cors(const request& req,
+                                 const std::vector<std::string>& allowed_origins) {
   cors_decision d;
   const auto origin = req.header("origin");
   if (!origin) return d;
@@ -54,9 +55,8 @@ inline cors_decision decide_cors(const request& req, const std::vector<std::stri
   if (host && scheme_end != std::string_view::npos &&
       detail::iequals(origin->substr(scheme_end + 3), *host))
     return d;
-  const bool listed =
-      std::any_of(allowed_origins.begin(), allowed_origins.end(),
-                  [&](const std::string& o) { return o == "*" || o == *origin; });
+  const bool listed = std::any_of(allowed_origins.begin(), allowed_origins.end(),
+                                  [&](const std::string& o) { return o == "*" || o == *origin; });
   if (!listed) {
     d.result = cors_result::refused;
     d.answer.status = 403;

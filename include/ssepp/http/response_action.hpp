@@ -24,9 +24,9 @@ namespace ssepp::http {
 
 /// The request a response answers, as far as the decision needs it.
 struct request_context {
-  url target;                    ///< the URL asked for
-  std::string method = "GET";    ///< the method sent
-  std::size_t redirects = 0;     ///< redirects followed so far in this attempt
+  url target;                  ///< the URL asked for
+  std::string method = "GET";  ///< the method sent
+  std::size_t redirects = 0;   ///< redirects followed so far in this attempt
   std::size_t max_redirects = 10;
 };
 
@@ -42,13 +42,13 @@ enum class client_step {
 /// What to do with a response.
 struct response_action {
   client_step step = client_step::fail;
-  framing body;                            ///< for open
-  url location;                            ///< for redirect
-  std::string method;                      ///< for redirect
-  bool drop_body = false;                  ///< for redirect: continue as GET
+  framing body;                              ///< for open
+  url location;                              ///< for redirect
+  std::string method;                        ///< for redirect
+  bool drop_body = false;                    ///< for redirect: continue as GET
   std::chrono::milliseconds retry_after{0};  ///< for retry
-  std::error_code error;                   ///< for retry and fail
-  std::string message;                     ///< for retry and fail: readable
+  std::error_code error;                     ///< for retry and fail
+  std::string message;                       ///< for retry and fail: readable
 };
 
 /// Retry-After as delta-seconds (RFC 9110 section 10.2.3); nullopt for an
@@ -64,8 +64,7 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 /// MIME does: type and subtype case-insensitively, parameters (charset)
 /// ignored, whitespace before ';' allowed.
 inline bool is_event_stream_type(std::string_view content_type) {
-  const std::string_view essence =
-      detail::trim_ows(content_type.substr(0, content_type.find(';')));
+  const std::string_view essence = detail::trim_ows(content_type.substr(0, content_type.find(';')));
   return detail::iequals(essence, event_stream_content_type);
 }
 
@@ -123,8 +122,7 @@ inline response_action classify_response(const response_head& head, const reques
     return fail(errc::http_status, "HTTP " + std::to_string(status) + " from " + where);
   const auto type = head.fields.find("content-type").value_or("");
   if (!is_event_stream_type(type))
-    return fail(errc::wrong_content_type,
-                "Content-Type '" + std::string(type) + "' from " + where);
+    return fail(errc::wrong_content_type, "Content-Type '" + std::string(type) + "' from " + where);
   a.body = response_framing(head, ctx.method);
   if (a.body.kind == body_kind::error)
     return fail(errc::bad_response, std::string(a.body.error) + " from " + where);
