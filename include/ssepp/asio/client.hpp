@@ -86,6 +86,8 @@ struct client_error {
 /// add listeners before `start()`.
 template <class Connector>
 class basic_event_source : public std::enable_shared_from_this<basic_event_source<Connector>> {
+  static_assert(check_connector<Connector>());
+
  public:
   using listener = std::function<void(const message&)>;
   using connector_type = Connector;

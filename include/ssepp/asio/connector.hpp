@@ -6,6 +6,7 @@
 
 #include "net.hpp"
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,9 +46,76 @@ inline namespace SSEPP_ASIO_FLAVOUR {
 //   c.is_clean_end(ec)     | true when a read error means the server ended
 //                          | the stream (EOF; TLS without close_notify)
 //
+// check_connector<C>() names each missing requirement at compile time;
+// basic_event_source checks its connector with it.
+//
 // Bundled: tcp_connector. Tests use a connector that pairs the client with an
-// in-process server over ssepp::asio::memory_stream.
+// in-process server over ssepp::asio::memory_stream (tests/memory_connector.hpp).
 // ---------------------------------------------------------------------------
+
+namespace detail {
+// What basic_event_source passes, for checking connectors.
+struct connect_handler_archetype {
+  void operator()(std::error_code, std::string, bool) const {}
+};
+struct io_handler_archetype {
+  void operator()(error_code, std::size_t) const {}
+};
+
+template <class C, class = void>
+struct has_async_connect : std::false_type {};
+template <class C>
+struct has_async_connect<C, std::void_t<decltype(std::declval<C&>().async_connect(
+                                std::declval<const http::url&>(), connect_handler_archetype{}))>>
+    : std::true_type {};
+template <class C, class = void>
+struct has_async_read_some : std::false_type {};
+template <class C>
+struct has_async_read_some<C, std::void_t<decltype(std::declval<C&>().async_read_some(
+                                  std::declval<net::mutable_buffer>(), io_handler_archetype{}))>>
+    : std::true_type {};
+template <class C, class = void>
+struct has_async_write_some : std::false_type {};
+template <class C>
+struct has_async_write_some<C, std::void_t<decltype(std::declval<C&>().async_write_some(
+                                   std::declval<net::const_buffer>(), io_handler_archetype{}))>>
+    : std::true_type {};
+template <class C, class = void>
+struct has_connector_close : std::false_type {};
+template <class C>
+struct has_connector_close<C, std::void_t<decltype(std::declval<C&>().close())>> : std::true_type {
+};
+template <class C, class = void>
+struct has_is_clean_end : std::false_type {};
+template <class C>
+struct has_is_clean_end<C, std::enable_if_t<std::is_convertible_v<
+                               decltype(C::is_clean_end(std::declval<const error_code&>())), bool>>>
+    : std::true_type {};
+template <class C, class = void>
+struct has_get_executor : std::false_type {};
+template <class C>
+struct has_get_executor<C, std::void_t<decltype(std::declval<C&>().get_executor())>>
+    : std::true_type {};
+}  // namespace detail
+
+/// Compile-time check of the connector concept (the table above), one
+/// readable message per missing requirement.
+template <class C>
+constexpr bool check_connector() {
+  static_assert(detail::has_async_connect<C>::value,
+                "ssepp connector must have: template <class H> void async_connect(const "
+                "ssepp::http::url&, H&& handler), the handler called as handler(std::error_code, "
+                "std::string what, bool retryable)");
+  static_assert(detail::has_async_read_some<C>::value,
+                "ssepp connector must have: async_read_some(buffers, handler) (AsyncReadStream)");
+  static_assert(detail::has_async_write_some<C>::value,
+                "ssepp connector must have: async_write_some(buffers, handler) (AsyncWriteStream)");
+  static_assert(detail::has_get_executor<C>::value, "ssepp connector must have: get_executor()");
+  static_assert(detail::has_connector_close<C>::value, "ssepp connector must have: void close()");
+  static_assert(detail::has_is_clean_end<C>::value,
+                "ssepp connector must have: static bool is_clean_end(const error_code&)");
+  return true;
+}
 
 /// Connects over TCP, with TLS for https:// (when built with
 /// SSEPP_ENABLE_OPENSSL): certificate and host name verified unless
@@ -171,6 +239,8 @@ class tcp_connector {
   std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls_;
 #endif
 };
+
+static_assert(check_connector<tcp_connector>());
 
 }  // namespace SSEPP_ASIO_FLAVOUR
 }  // namespace ssepp::asio
