@@ -1607,6 +1607,26 @@ TEST_CASE("coalescing: close_all writes a held-back queue and the last word befo
   CHECK(a.peer.closed());
 }
 
+TEST_CASE("coalescing: a closing subscriber's writes never wait for a flush that may not come") {
+  flush_requests requests;
+  auto o = coalescing_options(requests);
+  o.max_events_per_write = 4;  // the held-back queue takes several writes
+  hub_test f{o};
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  f.publish("a", {"1"});
+  f.loop.run();
+  f.publish_numbers("a", 2, 13);  // held back
+  f.hub.close_all(ssepp::event_view{"bye"});
+  f.loop.run();  // and no flush(): a stopping server may never run one
+  auto expected = numbers(1, 13);
+  expected.push_back("bye");
+  CHECK(data_of(a.peer) == expected);
+  CHECK(a.peer.closed());
+  CHECK(closed.calls == 1);
+  CHECK(f.hub.stats().subscribers == 0);
+}
+
 // =============================================================================
 // A transport that completes inside async_write
 // =============================================================================
@@ -1672,6 +1692,54 @@ TEST_CASE("a transport that completes inside async_write does not deadlock, and 
   CHECK(data_in(*received) == expected);
   CHECK(stats.deliveries == 200);
   CHECK(stats.subscribers == 0);  // close_all finished closing it
+}
+
+namespace {
+// Holds each write until close(), then cancels it from inside close(), on
+// the closing thread, as a transport that completes synchronously on
+// cancellation would.
+struct completes_on_close_transport {
+  struct state {
+    std::function<void(std::error_code, std::size_t)> pending;
+    std::size_t canceled = 0;
+  };
+  std::shared_ptr<state> st = std::make_shared<state>();
+  template <class Handler>
+  void async_write(ssepp::buffer_span, Handler&& h) {
+    st->pending = std::forward<Handler>(h);
+  }
+  void close() noexcept {
+    if (auto h = std::exchange(st->pending, nullptr)) {
+      ++st->canceled;
+      h(make_error_code(std::errc::operation_canceled), 0);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("a transport that completes a canceled write inside close() does not deadlock") {
+  for (const bool by_reset : {true, false}) {
+    CAPTURE(by_reset);
+    completes_on_close_transport t;
+    const auto st = t.st;
+    std::size_t subscribers_after = 1;
+    CHECK(finishes([&] {
+      ssepp::hub<completes_on_close_transport> hub{plain_options()};
+      auto sub = hub.subscribe({"a"}, std::move(t));
+      REQUIRE_FALSE(hub.publish("a", {"1"}).error);  // the write now held
+      REQUIRE(st->pending);
+      if (by_reset)
+        sub.reset();
+      else
+        hub.close_all(std::nullopt, false);
+      subscribers_after = hub.stats().subscribers;
+    }));
+    CHECK(st->canceled == 1);
+    CHECK(subscribers_after == 0);
+    // The completion ran and released its subscriber: nothing holds the
+    // transport's state but this test.
+    CHECK(st.use_count() == 1);
+  }
 }
 
 TEST_CASE("a transport that fails inside async_write is closed as peer_gone, without deadlock") {

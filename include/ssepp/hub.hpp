@@ -311,7 +311,9 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   // then the subscriber waits for the next flush() with whatever queues up.
   void write_or_defer_locked(subscriber_type& s) {
     const auto window = options.coalesce_window;
-    if (window.count() <= 0 || !options.schedule_flush ||
+    // A closing subscriber is never held back: its last word must not wait
+    // for a flush that a stopping server may never run.
+    if (window.count() <= 0 || !options.schedule_flush || s.closing ||
         clock.now() - s.last_write_start >= window)
       return start_write_locked(s);
     s.deferred = true;
@@ -355,7 +357,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     // The subscriber (and through it this core) stays alive until the
     // transport calls back, even if it is unsubscribed meanwhile.
     auto self = s.self.lock();
-    // transport.hpp forbids completing inside async_write, but a transport
+    // transport.hpp discourages completing inside async_write, but a transport
     // that does (a blocking server's buffer with room, a hand-written test
     // double) would deadlock here on s.mutex, which this thread holds. So an
     // inline completion is recognised by its thread and stashed; the hub
@@ -446,7 +448,13 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
       s.in_flight.clear();
       s.queued_bytes = 0;
     }
+    // Closing may cancel a write in progress, and a transport may run the
+    // canceled write's handler inside close(), on this thread, which holds
+    // s.mutex: marked like an inline write completion, it is stashed and run
+    // by the public operation that closed (see start_write_locked).
+    const auto starter = s.write_starter.exchange(std::this_thread::get_id());
     s.transport.close();
+    s.write_starter.store(starter);
   }
 
   // Detaches a closed subscriber from its channels and tells its owner.
@@ -501,9 +509,10 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   // whenever no flush comes (a hub destroyed with writes held back).
   std::vector<std::weak_ptr<subscriber_type>> deferred;
   bool flush_scheduled = false;
-  // Completions a transport delivered inside async_write; each owns its
-  // subscriber until run, and every public operation runs them before it
-  // returns, so none outlives the call that started its write.
+  // Completions a transport delivered inside async_write or close(); each
+  // owns its subscriber until run, and every public operation (and
+  // subscription::reset) runs them before it returns, so none outlives the
+  // call that started its write or closed its transport.
   struct inline_completion {
     subscriber_ptr s;
     std::error_code ec;
@@ -593,6 +602,7 @@ class hub {
         state->core->close_locked(*state, close_reason::hub_closed, {});
       }
       state->core->detach(*state);
+      state->core->run_inline_completions();
     }
 
    private:

@@ -42,19 +42,27 @@ struct buffer_span {
 //   expression          | semantics
 //   --------------------+----------------------------------------------------
 //   t.async_write(b, h) | Writes every byte of `b`, in order, then calls
-//                       | h(error, bytes_written) exactly once. Never calls
-//                       | h from inside async_write itself (the hub holds a
-//                       | lock while starting a write, as Asio's rule "never
-//                       | invoke a handler inline" also guarantees).
+//                       | h(error, bytes_written) exactly once.
 //                       | The hub keeps at most one write outstanding per
 //                       | transport and may call async_write from any
 //                       | thread: a transport serializes this with its own
 //                       | I/O (the Asio adapter posts to its strand).
 //                       | On error (the peer left: EPIPE, ECONNRESET, EOF)
 //                       | h receives it; the hub treats it as a normal close.
+//                       | Should not call h from inside async_write (the
+//                       | hub holds a lock while starting a write, and
+//                       | Asio's rule "never invoke a handler inline" says
+//                       | the same). A transport that does anyway (a
+//                       | blocking server's buffer with room) is detected
+//                       | and its completion run once the hub's locks are
+//                       | released: harmless, but each such write costs a
+//                       | hand-off.
 //   t.close()           | Ends the connection; an outstanding write then
-//                       | completes (usually with an error). Idempotent,
-//                       | callable from any thread, must not throw.
+//                       | completes (usually with an error), preferably
+//                       | later; completing it inside close() is handled
+//                       | like an inline completion of async_write.
+//                       | Idempotent, callable from any thread, must not
+//                       | throw.
 //
 // T must be move-constructible: the hub owns each subscriber's transport.
 // A blocking, pull-style server (cpp-httplib's content provider, which
