@@ -265,6 +265,27 @@ TEST_CASE("stopping lets queued events out, ends the streams, and run() returns 
   CHECK(c->body() == "id: 9\ndata: last\n\n");
 }
 
+TEST_CASE(
+    "README: Beast shutdown, close_all then driver.stop() at once, still drains every event") {
+  ssepp::hub_options o = beast_server::no_retry();
+  o.max_events_per_write = 4;  // the backlog takes many writes, each within the window
+  beast_server s{o};
+  auto c = s.get("/events/a");
+  REQUIRE(c->read_until_contains("\r\n\r\n"));
+  std::string expected;
+  for (int i = 1; i <= 40; ++i) {
+    const std::string n = std::to_string(i);
+    s.hub.publish("a", {n, "", n});
+    expected += "id: " + n + "\ndata: " + n + "\n\n";
+  }
+  // As the README's snippet: no wait between them, so no flush can help.
+  s.hub.close_all(ssepp::event_view{"bye", "shutdown"});
+  s.driver.stop();
+  CHECK(c->read_to_end());
+  CHECK(c->body() == expected + "event: shutdown\ndata: bye\n\n");
+  CHECK(s.stop());
+}
+
 TEST_CASE("ssepp's own server runs on Beast's tcp_stream too (basic_server<tcp_stream>)") {
   ssepp::asio::server_options o;
   o.port = 0;

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -380,6 +381,28 @@ TEST_CASE("the authorization hook answers before anything is subscribed") {
   CHECK(f.subscribers() == 0);
   auto allowed = f.open("/events/news", {"X-Token: yes"});
   CHECK(allowed->status == 200);
+}
+
+TEST_CASE("the default channel is the path after the prefix, and a path with '/' in it is 404") {
+  server_fixture f;
+  CHECK(f.open("/events/a/b")->status == 404);
+  CHECK(f.open("/events/a%2Fb")->status == 404);  // decoded by cpp-httplib first
+  CHECK(f.subscribers() == 0);
+  auto plain = f.open("/events/a");
+  CHECK(plain->status == 200);
+  f.publish("a", "to a");
+  REQUIRE(plain->read_body_until([&](const std::string&) { return has_data(*plain, 1); }));
+  CHECK(plain->data() == strings{"to a"});
+}
+
+TEST_CASE("an authorization hook of the embedded server's type serves cpp-httplib too") {
+  static_assert(std::is_same_v<ssepp::httplib::authorization, ssepp::http::auth_result>);
+  auto o = server_fixture::options();
+  o.authorize = [](const ::httplib::Request&) { return ssepp::http::auth_result{403, "no\n"}; };
+  server_fixture f{o};
+  auto refused = f.open("/events/news");
+  CHECK(refused->status == 403);
+  CHECK(f.subscribers() == 0);
 }
 
 TEST_CASE("a channel mapper chooses the channels, and none found answers 404") {

@@ -48,8 +48,9 @@ struct hub_driver_options {
 ///   to the driver weakly and does nothing once the driver is gone.
 /// - Like any Asio I/O object, the driver must be destroyed before its
 ///   execution context.
-/// - For a graceful stop, run `hub::close_all()` and let the subscribers
-///   drain *before* `stop()`: a drain can need flushes.
+/// - A graceful stop needs no flush: `hub::close_all()` writes each
+///   subscriber's queue without coalescing, so `stop()` may follow it at
+///   once; the drain completes on the transports' own executors.
 ///
 /// A flush the hub asks for before `start` is held and runs at `start`, so
 /// none is lost (the hub asks again only after a flush).

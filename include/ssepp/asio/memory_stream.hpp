@@ -29,8 +29,10 @@ struct memory_stream_state;
 /// One end of an in-memory connection, made by make_memory_stream_pair.
 /// Models AsyncReadStream and AsyncWriteStream, so net::async_read,
 /// net::async_write, net::async_read_until and any stream template accept
-/// it; it is its own lowest layer and has the socket's close, shutdown and
-/// cancel, so ssepp's close_stream (stream_transport.hpp) closes it.
+/// it. It has the socket's close, shutdown and cancel, so ssepp's
+/// close_stream (stream_transport.hpp) closes it as it would a socket, and
+/// it is its own lowest layer, as the layers stacked on a stream expect
+/// (`net::ssl::stream<memory_stream>` names its lowest_layer_type).
 ///
 /// | operation        | completes with                                      |
 /// |------------------|-----------------------------------------------------|

@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "../http/event_stream.hpp"
+#include "../http/request_decision.hpp"
 #include "../hub.hpp"
 #include "../pull_transport.hpp"
 
@@ -70,13 +71,11 @@ namespace ssepp::httplib {
 /// The hub an event_stream_server owns.
 using hub_type = ssepp::hub<ssepp::pull_transport>;
 
-/// What an authorization hook decides about a stream request.
-struct authorization {
-  /// 0 lets the request through; any other value is the status to answer
-  /// with (401, 403, ...), with `message` as a text/plain body.
-  int status = 0;
-  std::string message;
-};
+/// What an authorization hook decides about a stream request: status 0
+/// lets it through; any other is the status to answer with (401, 403, ...),
+/// with `message` as a text/plain body. The same type as the embedded
+/// server's (ssepp::http::auth_result), so one hook serves both.
+using authorization = ssepp::http::auth_result;
 
 /// How an event_stream_server serves streams; every field has a default.
 struct event_stream_options {
@@ -84,7 +83,8 @@ struct event_stream_options {
   /// channel (cpp-httplib has percent-decoded it). Matched literally.
   std::string prefix = "/events/";
   /// The channels a request subscribes to; empty answers 404. Default: the
-  /// one channel named by the path after `prefix` (request.matches[1]).
+  /// one channel named by the path after `prefix` (request.matches[1]),
+  /// none (404) when it holds a '/', as the embedded server's default does.
   std::function<std::vector<std::string>(const ::httplib::Request&)> channels;
   /// Runs first, before anything is subscribed. Default: everyone may.
   std::function<authorization(const ::httplib::Request&)> authorize;
@@ -254,7 +254,8 @@ inline void serve_stream(const std::shared_ptr<event_stream_core>& core,
   if (o.channels) {
     channels = o.channels(req);
   } else if (req.matches.size() > 1) {
-    channels.push_back(req.matches[1]);
+    std::string channel = req.matches[1];
+    if (channel.find('/') == std::string::npos) channels.push_back(std::move(channel));
   }
   if (channels.empty()) return refuse(res, 404, "no event stream at " + req.path + "\n");
   const auto retry_after = std::to_string(o.retry_after.count());
