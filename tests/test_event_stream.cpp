@@ -1,9 +1,10 @@
 // start_event_stream over real loopback sockets: the exact head, subscribed
 // before the head, replay, a client leaving (unsubscribed promptly), stray
-// client bytes dropped and bounded, every way a stream ends reported once,
-// nothing kept alive after the end, and a stream behind a layer (as TLS is)
-// watched by reading through it. Built twice: on standalone Asio and, as
-// test_event_stream_boost, on Boost.Asio.
+// client bytes dropped and bounded, every way a stream ends reported once
+// (never inside the start_event_stream call), nothing kept alive after the
+// end, and a stream behind a layer (as TLS is) watched by reading through
+// it. Built twice: on standalone Asio and, as test_event_stream_boost, on
+// Boost.Asio.
 //
 // The client is a blocking POSIX socket reading raw bytes; every wait polls
 // a condition against a deadline, nothing sleeps to wait for something.
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -189,11 +191,14 @@ TEST_CASE("the stream's socket has Nagle's algorithm off, so no event waits for 
   const auto socket = c.server_side.lock();
   REQUIRE(socket);
   // Asked of the kernel, not of Asio: Asio's socket state belongs to the I/O
-  // thread, which may still be touching it (the read watch), while the
-  // descriptor itself is fixed once the socket is open.
+  // thread, which may still be touching it (the read watch). Even the
+  // descriptor is read there: closing the socket at the end rewrites it.
+  std::promise<int> descriptor;
+  auto fd = descriptor.get_future();
+  net::post(l.io, [&] { descriptor.set_value(socket->native_handle()); });
   int no_delay = 0;
   socklen_t size = sizeof no_delay;
-  REQUIRE(::getsockopt(socket->native_handle(), IPPROTO_TCP, TCP_NODELAY, &no_delay, &size) == 0);
+  REQUIRE(::getsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &no_delay, &size) == 0);
   CHECK(no_delay != 0);
 }
 
@@ -331,13 +336,58 @@ TEST_CASE("with no channels nothing is sent and the connection is closed") {
   CHECK(eventually([&] { return c.server_side.expired(); }));
 }
 
+// on_close must never run inside start_event_stream: the caller may hold a
+// lock on_close takes, or not have stored the returned handle yet. Each case
+// starts its stream from a handler on the stream's own executor, where a
+// dispatched close report would run at once, on a socket never connected
+// (nothing is written to it), and runs the io_context until nothing is left.
+namespace {
+struct started_in_handler {
+  std::size_t reports_on_return = 0;  // on_close's reports when start_event_stream returned
+  close_log log;
+
+  started_in_handler(ssepp::hub_options hub_options, std::vector<std::string> channels,
+                     std::string last_event_id = {}) {
+    net::io_context io;
+    loopback<>::hub_type hub(std::move(hub_options));
+    net::post(io, [&] {
+      ssepp::asio::event_stream_options o;
+      o.on_close = log.handler();
+      o.last_event_id = std::move(last_event_id);
+      (void)ssepp::asio::start_event_stream(hub, tcp::socket(io), std::move(channels),
+                                            std::move(o));
+      reports_on_return = log.count();
+    });
+    io.run();
+  }
+};
+}  // namespace
+
+TEST_CASE("with no channels on_close runs after start_event_stream returns, never inside it") {
+  started_in_handler s(loopback<>::no_retry(), {});
+  CHECK(s.reports_on_return == 0);
+  REQUIRE(s.log.count() == 1);
+  CHECK(s.log.first() == close_reason::hub_closed);
+}
+
+TEST_CASE("a resumption that overflows the queue at once reports slow_consumer, after returning") {
+  ssepp::hub_options o = loopback<>::no_retry();
+  o.max_queued_bytes = 16;  // less than the gap event an unknown Last-Event-ID gets
+  started_in_handler s(o, {"a"}, "unknown");
+  CHECK(s.reports_on_return == 0);
+  REQUIRE(s.log.count() == 1);
+  CHECK(s.log.first() == close_reason::slow_consumer);
+}
+
 TEST_CASE("a stream behind a layer is watched by reading through the layer") {
   loopback<layered_stream> l;
   auto c = l.open({"a"});
   REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
   const auto server_side = c.server_side.lock();
   REQUIRE(server_side);
-  CHECK(server_side->reads >= 1);
+  // The watch's read starts just after the head's write, in the same
+  // handler: the head can arrive first.
+  CHECK(eventually([&] { return server_side->reads >= 1; }));
   REQUIRE(c.peer->send_all("ignored"));
   l.hub->publish("a", {"through"});
   CHECK(c.peer->read_until_contains("data: through\n\n"));

@@ -1463,6 +1463,39 @@ TEST_CASE("stop: a client that reads nothing cannot hold the server past stop_gr
   REQUIRE(stopped.wait_for(o.stop_grace + patience) == std::future_status::ready);
 }
 
+TEST_CASE("stop: a request arriving on a connection opened before the stop is answered 503") {
+  server_options o;
+  o.stop_grace = patience;  // the stalled subscriber holds the drain until it leaves
+  o.hub.max_queued_bytes = std::size_t{64} << 20;
+  test_server srv(o);
+  // A subscriber that reads nothing keeps the stop draining: the server is
+  // still running, and stopping, when the late request arrives.
+  connection stalled(srv, client_options(4096));
+  REQUIRE(stalled.send_all(sse_request("/events/s")));
+  REQUIRE(eventually([&] { return srv.subscribers() == 1; }));
+  const std::string big(64 * 1024, 's');
+  for (int i = 0; i < 200; ++i) srv.publish("s", big);  // ~13 MB: more than the socket buffers hold
+
+  // Connected before the stop, its request not finished until after it.
+  const std::string request = sse_request("/events/s");
+  connection late(srv);
+  REQUIRE(late.send_all(request.substr(0, 10)));
+  REQUIRE(eventually([&] { return srv->connections() == 2; }));
+  srv->stop();
+  REQUIRE(late.send_all(request.substr(10)));
+  REQUIRE(late.read_until([&] { return late.data().find("\r\n\r\n") != std::string::npos; }));
+  const auto answer = parse_response(late.data());
+  CHECK(answer.status == 503);
+  CHECK(answer.field("retry-after") == "1");
+  CHECK(answer.field("connection") == "close");
+  CHECK(late.read_to_end());
+  CHECK(srv.subscribers() <= 1);  // the late request subscribed nothing
+
+  auto stopped = std::async(std::launch::async, [&] { srv->wait(); });
+  stalled.close();  // the drain ends with the stalled subscriber
+  REQUIRE(stopped.wait_for(patience) == std::future_status::ready);
+}
+
 #if defined(SSEPP_TEST_LOOPBACK)
 // Over sockets only: the race is with the acceptor.
 TEST_CASE("stop while clients connect and publishers publish") {

@@ -37,7 +37,9 @@ struct event_stream_options {
   /// Resume after this id (ssepp::http::last_event_id() finds it in a
   /// request); empty: live events only.
   std::string last_event_id;
-  /// Called once when the stream ends, on the stream's strand:
+  /// Called once when the stream ends, on the stream's strand, and never
+  /// inside the start_event_stream call (even when the stream ends at
+  /// once, as it does with no channels):
   /// close_reason::peer_gone when the client left (noticed by the read
   /// watch, or a write that failed), slow_consumer, or hub_closed
   /// (hub::close_all, the hub's destruction, event_stream::close(), or no
@@ -189,19 +191,29 @@ class event_stream_connection final
     // connection to go first, the subscription's reset would cancel this
     // very notification. The hub calls it for every close it makes, and
     // reset() drops it, so no cycle outlives the stream.
+    //
+    // Posted, never dispatched: the hub calls it inside subscribe() when
+    // the replay alone overflows the queue, and on_close must not run
+    // inside start_event_stream, whose caller may hold a lock on_close
+    // takes, or not have stored the returned handle yet.
     subscription_ = hub.subscribe(
         channels, transport, options.last_event_id, [self](close_reason why, std::error_code ec) {
-          net::dispatch(self->strand_, [self, why, ec] { self->finish(why, ec); });
+          net::post(self->strand_, [self, why, ec] { self->finish(why, ec); });
         });
-    // Until the dispatch below, no handler on the strand touches
+    // Until the handlers below run, none on the strand touches
     // subscription_ (finish() does not), so assigning it here is safe.
-    const bool subscribed = subscription_.active();
-    net::dispatch(strand_, [self, subscribed, transport]() mutable {
-      if (!subscribed) return self->finish(close_reason::hub_closed, {});
-      self->no_delay();
-      transport.send_preamble();
-      self->watch();
-    });
+    if (!subscription_.active()) {
+      // No channels (nothing subscribed, the hub reports nothing) or a
+      // replay that overflowed (the hub's report, posted above, runs first
+      // on the strand and its reason wins): posted for the same reason.
+      net::post(strand_, [self] { self->finish(close_reason::hub_closed, {}); });
+    } else {
+      net::dispatch(strand_, [self, transport]() mutable {
+        self->no_delay();
+        transport.send_preamble();
+        self->watch();
+      });
+    }
     return event_stream(std::weak_ptr<event_stream_control>(self));
   }
 

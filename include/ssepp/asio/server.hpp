@@ -9,7 +9,6 @@
 #include "net.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -174,7 +173,8 @@ class basic_server {
   void serve(Stream stream, std::string remote_address = {});
   /// Blocks until the server has stopped.
   void wait();
-  /// Graceful stop: no new connections, subscribers get the last word and
+  /// Graceful stop: no new connections, a request still arriving on an open
+  /// one is answered 503 with Retry-After, subscribers get the last word and
   /// what is queued (for up to `stop_grace`), then everything closes.
   void stop();
 
@@ -216,6 +216,16 @@ class basic_server {
 
   server_options options_;
   stream_factory make_stream_;
+  // Destruction order: members are destroyed in reverse, and io_'s
+  // destructor destroys the handlers still queued in it (a stopped server's
+  // connections, the event streams the hub's destruction just ended). Those
+  // own connection slots, whose deleters decrement connections_: it must
+  // still exist then, so it is declared before io_. Whatever io_ runs
+  // (work_, strand_, the acceptor, the timers, the hub driver) is declared
+  // after it and goes first, as Asio asks of I/O objects; the hub goes
+  // before io_ too, and its transports' closes are queued there. ~basic_server
+  // joins the threads, so nothing runs while the members go.
+  std::atomic<std::size_t> connections_{0};
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   // The acceptor and the stop timer run their handlers here, and so does
@@ -232,7 +242,6 @@ class basic_server {
   http::server_rules rules_;
   std::vector<route_entry> routes_;
   std::vector<std::thread> threads_;
-  std::atomic<std::size_t> connections_{0};
   std::atomic<bool> stopping_{false};
   std::uint16_t port_ = 0;
   std::size_t thread_count_ = 1;  // I/O threads, fixed by start()
@@ -602,6 +611,12 @@ void basic_server<Stream>::accept() {
 
 template <class Stream>
 void basic_server<Stream>::handle(const std::shared_ptr<connection>& c, request& req) {
+  // A request can still arrive during a graceful stop, on a connection
+  // accepted or served before it. A stream started now would subscribe
+  // after stop's close_all and only hold the drain up to stop_grace; 503
+  // with Retry-After sends the client back shortly (to the next instance).
+  if (stopping_)
+    return c->reply_error(503, "the server is stopping; retry shortly\n", {{"Retry-After", "1"}});
   auto decision = http::decide_request(req, rules_);
   if (auto* answer = std::get_if<response>(&decision)) return c->reply(std::move(*answer));
   if (auto* plan = std::get_if<http::stream_plan>(&decision)) return c->stream(std::move(*plan));
