@@ -1370,6 +1370,43 @@ TEST_CASE("204 No Content closes the client without an error and without reconne
   CHECK(server.request_count() == 1);
 }
 
+TEST_CASE("interim 1xx responses (100 Continue, 103 Early Hints) are skipped to the real one") {
+  const std::string interim =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+  SUBCASE("in one write with the response") {
+    raw_server server(replies_and_holds(interim + stream_head + "data: after hints\n\n"));
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url(), r);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+    CHECK(r.events[0] == "message|after hints|");
+    CHECK(r.opens == 1);
+    CHECK(r.errors.empty());
+    close_and_drain(loop, es);
+  }
+  SUBCASE("each head in a write of its own") {
+    raw_server server([&](const raw_server::connection& c) {
+      c.write("HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\n");
+      c.write(interim);
+      c.write(stream_head);
+      c.write("data: after hints\n\n");
+      c.wait_closed();
+    });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url(), r);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+    CHECK(r.events[0] == "message|after hints|");
+    CHECK(r.opens == 1);
+    CHECK(r.errors.empty());
+    CHECK(server.request_count() == 1);
+    close_and_drain(loop, es);
+  }
+}
+
 TEST_CASE("bad server: endless redirects end with too_many_redirects") {
   raw_server server([](const raw_server::connection& c) {
     c.write("HTTP/1.1 302 Found\r\nLocation: /loop/" + std::to_string(c.index + 1) +
@@ -1386,6 +1423,47 @@ TEST_CASE("bad server: endless redirects end with too_many_redirects") {
   REQUIRE(requests.size() == 4);  // the first request and three redirects
   for (std::size_t i = 0; i < requests.size(); ++i)
     CHECK(request_line(requests[i]) == "GET /loop/" + std::to_string(i) + " HTTP/1.1");
+}
+
+TEST_CASE("redirected once per reconnect, more often than max_redirects: still reconnecting") {
+  // The budget is per attempt: each reconnect starts at the first URL again.
+  const std::string redirect =
+      "HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n";
+  auto options = quick_options();
+  options.max_redirects = 2;
+  SUBCASE("the redirected URL is busy (503) every time") {
+    raw_server server([&](const raw_server::connection& c) {
+      c.write(request_line(c.request) == "GET /start HTTP/1.1"
+                  ? redirect
+                  : "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url("/start"), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.errors.size() == 6 || r.closes == 1; }));
+    for (const auto& e : r.errors) {
+      CHECK(e.code == errc::http_status);
+      CHECK(e.status == 503);
+      CHECK(e.will_reconnect);
+    }
+    CHECK(r.closes == 0);
+    close_and_drain(loop, es);
+  }
+  SUBCASE("the redirected stream ends every time") {
+    raw_server server([&](const raw_server::connection& c) {
+      c.write(request_line(c.request) == "GET /start HTTP/1.1" ? redirect
+                                                               : stream_head + "data: x\n\n");
+    });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url("/start"), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.opens == 6 || r.closes == 1; }));
+    for (const auto& e : r.errors) CHECK(e.code == errc::stream_ended);
+    CHECK(r.closes == 0);
+    close_and_drain(loop, es);
+  }
 }
 
 TEST_CASE("bad server: a redirect without Location is final") {
@@ -1455,6 +1533,60 @@ TEST_CASE(
       CHECK(request_body(requests[1]).empty());
       CHECK_FALSE(header_value(requests[1], "content-length"));
     }
+    close_and_drain(loop, es);
+  }
+}
+
+TEST_CASE(
+    "a redirect to another origin leaves out Authorization and Cookie; same-origin keeps them") {
+  raw_server elsewhere(replies(stream_head + "data: elsewhere\n\n"));  // ends: a reconnect follows
+  const std::string elsewhere_url = elsewhere.url("/stream");
+  raw_server server([&](const raw_server::connection& c) {
+    const std::string line = request_line(c.request);
+    if (line == "GET /cross HTTP/1.1") {
+      c.write("HTTP/1.1 307 Temporary Redirect\r\nLocation: " + elsewhere_url +
+              "\r\nContent-Length: 0\r\n\r\n");
+    } else if (line == "GET /same HTTP/1.1") {
+      c.write("HTTP/1.1 307 Temporary Redirect\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n");
+    } else {
+      c.write(stream_head + "data: here\n\n");
+      c.wait_closed();
+    }
+  });
+  auto options = quick_options();
+  options.headers = {{"authorization", "Bearer secret"}, {"COOKIE", "session=1"}, {"X-Other", "k"}};
+  SUBCASE("another origin (another port): left out, and sent again on the reconnect") {
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url("/cross"), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return server.request_count() == 2; }));
+    const auto there = elsewhere.requests();
+    REQUIRE(there.size() >= 1);
+    CHECK(request_line(there[0]) == "GET /stream HTTP/1.1");
+    CHECK_FALSE(header_value(there[0], "authorization"));
+    CHECK_FALSE(header_value(there[0], "cookie"));
+    CHECK(header_value(there[0], "x-other") == "k");
+    // The reconnect starts at the first URL, which gets its credentials.
+    for (const auto& request : server.requests()) {
+      CHECK(header_value(request, "authorization") == "Bearer secret");
+      CHECK(header_value(request, "cookie") == "session=1");
+    }
+    CHECK(r.events.at(0) == "message|elsewhere|");
+    close_and_drain(loop, es);
+  }
+  SUBCASE("the same origin: kept") {
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url("/same"), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(request_line(requests[1]) == "GET /next HTTP/1.1");
+    CHECK(header_value(requests[1], "authorization") == "Bearer secret");
+    CHECK(header_value(requests[1], "cookie") == "session=1");
+    CHECK(header_value(requests[1], "x-other") == "k");
     close_and_drain(loop, es);
   }
 }
@@ -1819,6 +1951,52 @@ TEST_CASE("a method, header or Last-Event-ID with CR or LF is refused before con
   }
 }
 
+TEST_CASE("a method or header name that is not an HTTP token is refused before connecting") {
+  std::vector<sa::client_options> bad;
+  for (const std::string method : {"G(ET", "GET /x", "P\"OST", "GET:", "", "G\xc3\x89T"}) {
+    bad.push_back(quick_options());
+    bad.back().method = method;
+  }
+  for (const std::string name : {"X(y)", "X Bad", "Bad@Name", "X-Bad:", "", "{x}"}) {
+    bad.push_back(quick_options());
+    bad.back().headers.emplace_back(name, "v");
+  }
+  raw_server server(replies_and_holds(stream_head));
+  for (const auto& options : bad) {
+    CAPTURE(options.method);
+    CAPTURE(options.headers.empty() ? std::string() : options.headers[0].first);
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url(), r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.closes == 1; }));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].code == errc::invalid_request);
+    CHECK_FALSE(r.errors[0].will_reconnect);
+    CHECK(r.errors[0].message.find("is not an HTTP token") != std::string::npos);
+    CHECK(r.errors[0].message.find(options.headers.empty()
+                                       ? "client_options::method"
+                                       : "client_options::headers") != std::string::npos);
+  }
+  CHECK(server.request_count() == 0);
+}
+
+TEST_CASE("any token is a method or header name, punctuation included") {
+  raw_server server(replies_and_holds(stream_head));
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.method = "M-SEARCH";
+  options.headers = {{"X_Odd.Name~1!#$%&'*+^`|", "a value: with (anything) \"but\" line ends"}};
+  auto es = make_client(loop, server.url(), r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.opens == 1; }));
+  const auto req = server.requests().at(0);
+  CHECK(request_line(req) == "M-SEARCH / HTTP/1.1");
+  CHECK(header_value(req, "x_odd.name~1!#$%&'*+^`|") == options.headers[0].second);
+  close_and_drain(loop, es);
+}
+
 TEST_CASE("close() from another thread: readyState is closed when it returns") {
   client_loop loop;
   record r;
@@ -1886,6 +2064,37 @@ TEST_CASE(
   CHECK(close_callbacks == 1);
   CHECK(es->state() == sa::ready_state::closed);
   CHECK(es.use_count() == 1);
+}
+
+TEST_CASE(
+    "close() from another thread as the stream opens: once it returns, readyState stays closed") {
+  // close() races the client's strand as it takes the response head; a
+  // readyState set to open without looking at close() undid its "closed".
+  // And the client's handlers stop as soon as they see close(): its
+  // io_context must not run out of work (run() returning) before the
+  // closing is done.
+  raw_server server(replies_and_holds(stream_head + "data: x\n\n"));
+  for (int round = 0; round < 200; ++round) {
+    CAPTURE(round);
+    client_context context;
+    net::io_context& io = context.get();
+    auto es = create_client(io.get_executor(), server.url(), quick_options());
+    int closes = 0;  // on the io thread; read after it is joined
+    es->on_close([&closes] { ++closes; });
+    const std::size_t requests = server.request_count();
+    es->start();
+    std::thread io_thread([&] { io.run(); });
+    // Mostly close as the head arrives; now and then at once.
+    if (round % 4 != 0)
+      while (server.request_count() == requests) std::this_thread::yield();
+    for (int spin = 0; spin < round % 50; ++spin) std::this_thread::yield();
+    es->close();
+    CHECK(es->state() == sa::ready_state::closed);
+    io_thread.join();  // run() returns once the client has wound down
+    CHECK(es->state() == sa::ready_state::closed);
+    CHECK(closes == 1);
+    CHECK(es.use_count() == 1);
+  }
 }
 
 TEST_CASE("close() inside a listener: no further event is dispatched") {
@@ -1995,6 +2204,29 @@ TEST_CASE("a response delivered one byte per read is parsed as when it comes who
     CHECK(r.events == std::vector<std::string>{"t|a\nb|1", "message|c|1"});
     CHECK(r.retries == std::vector<milliseconds>{50ms});
     CHECK(comments == std::vector<std::string>{"hello"});
+    CHECK(r.opens == 1);
+    CHECK(r.errors.empty());
+    close_and_drain(loop, es);
+  }
+}
+
+TEST_CASE("interim 1xx heads read a few bytes at a time are skipped as when they come whole") {
+  const std::string response =
+      "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+      "HTTP/1.1 100 Continue\r\n\r\n" +
+      stream_head + "id: 1\ndata: a\n\n";
+  for (const std::size_t read_size : {1u, 2u, 5u, 31u}) {
+    CAPTURE(read_size);
+    raw_server server(replies_and_holds(response));
+    network().on_connect(server.address(),
+                         [read_size](sa::memory_stream& client_end, sa::memory_stream&,
+                                     std::size_t) { client_end.read_size(read_size); });
+    client_loop loop;
+    record r;
+    auto es = make_client(loop, server.url(), r);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+    CHECK(r.events[0] == "message|a|1");
     CHECK(r.opens == 1);
     CHECK(r.errors.empty());
     close_and_drain(loop, es);
@@ -2582,6 +2814,69 @@ TEST_CASE("https: verify_peer = false accepts an untrusted certificate") {
   CHECK(r.events[0] == "message|secret|1");
   CHECK(r.errors.empty());
   close_and_drain(loop, es);
+}
+
+// tcp_connector's TLS stream must outlive every operation pending on it:
+// destroying it under a pending handshake or read was a use-after-free
+// (the aborted operation still touches the stream). These run the client
+// through such closes; the ASan build checks that nothing touches freed
+// memory.
+TEST_CASE("https: close() while the TLS handshake is pending") {
+  // A server that takes the ClientHello and never answers it.
+  std::atomic<std::size_t> hellos{0};
+  tcp_listener listener([&](int fd, std::size_t) {
+    char buffer[4096];
+    if (::recv(fd, buffer, sizeof buffer, 0) > 0) ++hellos;
+    while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
+    }
+  });
+  const std::string url = "https://127.0.0.1:" + std::to_string(listener.port()) + "/events";
+  SUBCASE("from the application") {
+    client_loop loop;
+    record r;
+    auto es = make_tcp_client(loop, url, r);
+    es->start();
+    REQUIRE(loop.run_until([&] { return hellos == 1; }));
+    close_and_drain(loop, es);
+    CHECK(r.errors.empty());
+    CHECK(r.opens == 0);
+  }
+  SUBCASE("by the connect timeout, again and again, each time with a new attempt") {
+    client_loop loop;
+    record r;
+    auto options = quick_options();
+    options.connect_timeout = 100ms;
+    auto es = make_tcp_client(loop, url, r, options);
+    es->start();
+    REQUIRE(loop.run_until([&] { return r.errors.size() == 3; }));
+    for (const auto& e : r.errors) {
+      CHECK(e.code == errc::connect_timeout);
+      CHECK(e.will_reconnect);
+    }
+    CHECK(hellos >= 3);
+    close_and_drain(loop, es);
+  }
+}
+
+TEST_CASE("https: a stalled TLS stream is closed mid-read and reopened, again and again") {
+  const auto cert = make_certificate("DNS:localhost,IP:127.0.0.1");
+  const temp_file ca(cert.cert_pem);
+  tls_server server(cert, tls_reply);  // one event, then silence
+  client_loop loop;
+  record r;
+  auto options = quick_options();
+  options.ca_file = ca.path();
+  options.stall_timeout = 150ms;
+  auto es = make_tcp_client(loop, server.url("127.0.0.1"), r, options);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.opens == 3 && r.events.size() == 3; }));
+  for (const auto& e : r.errors) {
+    CHECK(e.code == errc::stalled);
+    CHECK(e.will_reconnect);
+  }
+  CHECK(r.errors.size() >= 2);
+  close_and_drain(loop, es);  // with the third stream's read pending
+  CHECK(server.handshakes() >= 3);
 }
 
 #else

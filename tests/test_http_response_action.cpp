@@ -138,3 +138,79 @@ TEST_CASE("parse_retry_after takes delta-seconds only") {
   CHECK_FALSE(http::parse_retry_after("99999999999"));
   CHECK_FALSE(http::parse_retry_after(""));
 }
+
+TEST_CASE("a 1xx other than 101 is interim: the final response follows it") {
+  for (const char* head : {"HTTP/1.1 100 Continue\r\n\r\n",
+                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                           "HTTP/1.1 199 Whatever\r\n\r\n"}) {
+    CAPTURE(head);
+    const auto a = classify(head);
+    CHECK(a.step == step::interim);
+    CHECK_FALSE(a.error);
+  }
+  const auto upgrade = classify("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+  CHECK(upgrade.step == step::fail);  // the client never asks for an upgrade
+  CHECK(upgrade.error == errc::http_status);
+  CHECK(upgrade.message.find("101") != std::string::npos);
+}
+
+TEST_CASE("a transfer coding other than chunked fails: the client could not decode the body") {
+  for (const char* codings : {"gzip, chunked", "gzip", "chunked;q=1, x-custom, chunked", "br"}) {
+    CAPTURE(codings);
+    const auto a =
+        classify("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: " +
+                 std::string(codings) + "\r\n\r\n");
+    CHECK(a.step == step::fail);
+    CHECK(a.error == errc::bad_response);
+  }
+  const auto gzip = classify(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: gzip, "
+      "chunked\r\n\r\n");
+  CHECK(gzip.message.find("gzip, chunked") != std::string::npos);
+  CHECK(gzip.message.find("chunked coding only") != std::string::npos);
+  CHECK(classify("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Transfer-Encoding: Chunked\r\n\r\n")
+            .step == step::open);
+}
+
+TEST_CASE("same_origin compares scheme, host (in any case) and port") {
+  const auto base = *http::parse_url("http://api.example:8080/events");
+  CHECK(http::same_origin(base, *http::parse_url("http://api.example:8080/other?q")));
+  CHECK(http::same_origin(base, *http::parse_url("HTTP://API.Example:8080/")));
+  CHECK_FALSE(http::same_origin(base, *http::parse_url("https://api.example:8080/events")));
+  CHECK_FALSE(http::same_origin(base, *http::parse_url("http://api.example:8081/events")));
+  CHECK_FALSE(http::same_origin(base, *http::parse_url("http://api.example/events")));
+  CHECK_FALSE(http::same_origin(base, *http::parse_url("http://cdn.example:8080/events")));
+  // The default port counts as that port, written or not.
+  CHECK(http::same_origin(*http::parse_url("https://a.example/"),
+                          *http::parse_url("https://a.example:443/x")));
+}
+
+TEST_CASE("a redirect to another origin is marked cross_origin; one on the same origin is not") {
+  for (const char* location : {"/v2/a", "../x", "http://API.example:8080/moved"}) {
+    CAPTURE(location);
+    const auto a = classify(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: " + std::string(location) + "\r\n\r\n");
+    REQUIRE(a.step == step::redirect);
+    CHECK_FALSE(a.cross_origin);
+  }
+  for (const char* location : {"https://api.example:8080/events/a", "http://api.example/events",
+                               "//cdn.example:8080/events", "http://api.example:9090/"}) {
+    CAPTURE(location);
+    const auto a =
+        classify("HTTP/1.1 302 Found\r\nLocation: " + std::string(location) + "\r\n\r\n");
+    REQUIRE(a.step == step::redirect);
+    CHECK(a.cross_origin);
+  }
+}
+
+TEST_CASE("Authorization and Cookie, in any case, are the credential fields") {
+  for (const char* name : {"Authorization", "authorization", "COOKIE", "Cookie"}) {
+    CAPTURE(name);
+    CHECK(http::is_credential_field(name));
+  }
+  for (const char* name : {"Proxy-Authorization", "Cookie2", "X-Authorization", "Accept", ""}) {
+    CAPTURE(name);
+    CHECK_FALSE(http::is_credential_field(name));
+  }
+}

@@ -51,8 +51,9 @@ enum class errc {
   connect_timeout,
   /// The server ended the stream (the connection closed); reconnecting.
   stream_ended,
-  /// client_options holds a method, header or Last-Event-ID with CR, LF or
-  /// NUL, which would forge request headers. Final.
+  /// client_options holds a method or header name that is not an HTTP
+  /// token, or a header value or Last-Event-ID with CR, LF or NUL (which
+  /// would forge request headers). Final.
   invalid_request,
 };
 
@@ -95,7 +96,8 @@ inline const std::error_category& error_category() noexcept {
         case errc::stream_ended:
           return "the server closed the event stream";
         case errc::invalid_request:
-          return "a request method, header or Last-Event-ID contains CR, LF or NUL";
+          return "a request method or header name is not a token, or a value contains CR, LF or "
+                 "NUL";
       }
       return "unknown ssepp error";
     }

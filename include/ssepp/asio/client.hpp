@@ -1,4 +1,5 @@
-// A C++ EventSource on standalone Asio: what a browser's EventSource does
+// A C++ EventSource on Asio (standalone or Boost.Asio, see net.hpp), on any
+// connector (connector.hpp): what a browser's EventSource does
 // (reconnect with Last-Event-ID after the server's retry time, stop on 204
 // and on wrong answers), plus what API clients need (method, headers, body,
 // TLS, redirects, backoff with jitter, Retry-After, a stall watchdog).
@@ -25,6 +26,7 @@
 #include "../error.hpp"
 #include "../event.hpp"
 #include "../http/chunked.hpp"
+#include "../http/detail/chars.hpp"
 #include "../http/head.hpp"
 #include "../http/response_action.hpp"
 #include "../http/url.hpp"
@@ -37,8 +39,13 @@ inline namespace SSEPP_ASIO_FLAVOUR {
 
 /// How an event_source connects and reconnects. Defaults match a browser.
 struct client_options {
-  std::string method = "GET";  ///< e.g. "POST" for LLM APIs
-  /// Extra request headers, e.g. {"Authorization", "Bearer …"}.
+  /// e.g. "POST" for LLM APIs; an HTTP token (RFC 9110), else the client
+  /// fails with errc::invalid_request before connecting.
+  std::string method = "GET";
+  /// Extra request headers, e.g. {"Authorization", "Bearer …"}: names are
+  /// tokens, values have no CR, LF or NUL (else errc::invalid_request).
+  /// Authorization and Cookie are left out after a redirect to another
+  /// origin (scheme, host or port), until the next reconnect.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  ///< request body (sent with Content-Length)
   /// Last-Event-ID for the first request (later ones use the stream's).
@@ -51,7 +58,7 @@ struct client_options {
   /// Reconnect when no byte (heartbeats included) arrives for this long;
   /// zero disables. 45 s outlasts ssepp's 15 s heartbeat three times.
   std::chrono::milliseconds stall_timeout = std::chrono::seconds{45};
-  std::size_t max_redirects = 10;
+  std::size_t max_redirects = 10;  ///< per attempt: a reconnect starts a new count
   std::size_t max_header_bytes = 64 * 1024;
   /// Event and line limits (bounded memory whatever the server sends).
   parser_options parser;
@@ -127,6 +134,12 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
 
   /// Stops for good: cancels everything, no reconnect, no more events.
   void close() {
+    // Work from before closing_ is set until finish is queued: a handler
+    // that sees closing_ in between stops and arms nothing, and the
+    // io_context, out of work, would return from run() with finish (and
+    // on_close) never to run.
+    const auto work =
+        net::prefer(strand_.get_inner_executor(), net::execution::outstanding_work.tracked);
     if (closing_.exchange(true)) return;
     // readyState is CLOSED as soon as close() returns, as in a browser.
     state_ = ready_state::closed;
@@ -187,29 +200,36 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
   // --- connecting ---------------------------------------------------------
 
   // Request fields go into the request verbatim: a CR or LF (or NUL) in
-  // them would let a caller's input forge headers, so they are refused.
+  // them would let a caller's input forge headers, and a method or field
+  // name that is not a token (RFC 9110 sections 9.1 and 5.1: no space,
+  // colon, parenthesis, quote...) makes a request servers read differently
+  // or refuse. So they are refused before connecting.
   static bool is_field_text(std::string_view s) {
     for (const char c : s)
       if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;
   }
+  // What is wrong with the request options, or nullopt.
   std::optional<std::string> invalid_request_field() const {
-    if (options_.method.empty() || !is_field_text(options_.method) ||
-        options_.method.find(' ') != std::string::npos)
-      return "method '" + options_.method + "'";
-    for (const auto& [name, value] : options_.headers)
-      if (name.empty() || !is_field_text(name) || name.find(':') != std::string::npos ||
-          !is_field_text(value))
-        return "header '" + name + "'";
-    if (!is_field_text(options_.last_event_id)) return "last_event_id";
+    constexpr const char* not_token =
+        "' is not an HTTP token (RFC 9110 section 5.6.2: letters, digits and !#$%&'*+-.^_`|~)";
+    if (!http::detail::is_token(options_.method))
+      return "client_options::method '" + options_.method + not_token;
+    for (const auto& [name, value] : options_.headers) {
+      if (!http::detail::is_token(name))
+        return "the client_options::headers name '" + name + not_token;
+      if (!is_field_text(value))
+        return "the value of client_options::headers '" + name + "' contains CR, LF or NUL";
+    }
+    if (!is_field_text(options_.last_event_id))
+      return std::string("client_options::last_event_id contains CR, LF or NUL");
     return std::nullopt;
   }
 
   void connect(const std::string& target) {
     if (closing_) return;
     if (const auto bad = invalid_request_field())
-      return fail_final(make_error_code(errc::invalid_request), 0,
-                        *bad + " contains CR, LF or NUL");
+      return fail_final(make_error_code(errc::invalid_request), 0, *bad);
     const auto u = http::parse_url(target);
     if (!u)
       return fail_final(make_error_code(errc::bad_url), 0, "cannot connect to '" + target + "'");
@@ -218,7 +238,7 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
       current_url_ = u->str();
     }
     url_ = *u;
-    state_ = ready_state::connecting;
+    if (!enter(ready_state::connecting)) return;
     ++attempt_;
     const auto attempt = attempt_;
     auto self = shared_from_this();
@@ -241,7 +261,9 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
                "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n";
     const std::string id = last_event_id();
     if (!id.empty()) request_ += "Last-Event-ID: " + id + "\r\n";
-    for (const auto& [name, value] : options_.headers) request_ += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : options_.headers)
+      if (credentials_ || !http::is_credential_field(name))
+        request_ += name + ": " + value + "\r\n";
     if (!body_.empty() || method_ != "GET")
       request_ += "Content-Length: " + std::to_string(body_.size()) + "\r\n";
     request_ += "\r\n" + body_;
@@ -260,37 +282,54 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
       if (attempt != self->attempt_ || self->closing_) return;
       if (ec) return self->retryable(ec, 0, "reading the response of " + self->url_.str());
       self->in_.append(self->buffer_.data(), n);
-      http::response_head head;
-      std::size_t size = 0;
-      const http::head_limits limits{self->options_.max_header_bytes, 1000};
-      switch (http::parse_response_head(self->in_, limits, head, size)) {
-        case http::head_result::incomplete:
-          return self->read_head(attempt);
-        case http::head_result::too_large:
-          return self->fail_final(make_error_code(errc::response_head_too_large), 0,
-                                  self->url_.str());
-        case http::head_result::malformed:
-        case http::head_result::bad_version:
-          return self->fail_final(make_error_code(errc::bad_response), 0, self->url_.str());
-        case http::head_result::complete:
-          break;
-      }
-      self->on_head(head, std::string_view(self->in_).substr(size), attempt);
+      self->take_head(attempt);
     });
   }
 
+  // Parses the response head in in_ and acts on it. Interim 1xx heads are
+  // dropped and the next one parsed: there may be any number (the connect
+  // timeout, armed until the stream opens, bounds them), each within
+  // max_header_bytes.
+  void take_head(unsigned attempt) {
+    for (;;) {
+      http::response_head head;
+      std::size_t size = 0;
+      const http::head_limits limits{options_.max_header_bytes, 1000};
+      switch (http::parse_response_head(in_, limits, head, size)) {
+        case http::head_result::incomplete:
+          return read_head(attempt);
+        case http::head_result::too_large:
+          return fail_final(make_error_code(errc::response_head_too_large), 0, url_.str());
+        case http::head_result::malformed:
+        case http::head_result::bad_version:
+          return fail_final(make_error_code(errc::bad_response), 0, url_.str());
+        case http::head_result::complete:
+          break;
+      }
+      http::request_context ctx;
+      ctx.target = url_;
+      ctx.method = method_;
+      ctx.redirects = redirects_;
+      ctx.max_redirects = options_.max_redirects;
+      http::response_action action = http::classify_response(head, ctx);
+      if (action.step == http::client_step::interim) {
+        in_.erase(0, size);
+        continue;
+      }
+      return on_head(head, std::move(action), std::string_view(in_).substr(size), attempt);
+    }
+  }
+
   // Carries out what http::classify_response decided.
-  void on_head(const http::response_head& head, std::string_view rest, unsigned attempt) {
-    http::request_context ctx;
-    ctx.target = url_;
-    ctx.method = method_;
-    ctx.redirects = redirects_;
-    ctx.max_redirects = options_.max_redirects;
-    http::response_action action = http::classify_response(head, ctx);
+  void on_head(const http::response_head& head, http::response_action action, std::string_view rest,
+               unsigned attempt) {
     switch (action.step) {
       case http::client_step::redirect:
         ++redirects_;
         if (action.drop_body) body_.clear();
+        // Once the chain has left the origin they were meant for, stay
+        // without them (even if it comes back), as Fetch does.
+        if (action.cross_origin) credentials_ = false;
         method_ = action.method;
         connector_.close();
         return connect(action.location.str());
@@ -300,6 +339,7 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
         return retryable(action.error, head.status, std::move(action.message), action.retry_after);
       case http::client_step::fail:
         return fail_final(action.error, head.status, std::move(action.message));
+      case http::client_step::interim:  // take_head skips these
       case http::client_step::open:
         break;
     }
@@ -312,7 +352,9 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
     redirects_ = 0;
     policy_.succeeded();
     parser_.reset();
-    state_ = ready_state::open;
+    // close() on another thread since the read completed: no open state,
+    // no open event.
+    if (!enter(ready_state::open) || closing_) return;
     if (on_open_) on_open_();
     // close() inside on_open already finished; arming the watchdog now would
     // keep the client (and its io_context) alive for a whole stall_timeout.
@@ -423,15 +465,21 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
     e.message = ec.message() + ": " + what;
     e.will_reconnect = true;
     e.retry_in = policy_.next_delay(retry_after);
-    state_ = ready_state::connecting;
+    if (!enter(ready_state::connecting)) return;
     if (on_error_) on_error_(e);
     if (closing_) return;
     auto self = shared_from_this();
     retry_timer_.expires_after(timer_duration(e.retry_in));
     retry_timer_.async_wait([self](error_code timer_ec) {
       if (!timer_ec && !self->closing_) {
+        // A reconnect starts over: the first URL, with the request as the
+        // options give it, and a fresh redirect budget (max_redirects is per
+        // attempt; counting across reconnects refused a client that was
+        // redirected once per reconnect after max_redirects of them).
         self->method_ = self->options_.method;
         self->body_ = self->options_.body;
+        self->credentials_ = true;
+        self->redirects_ = 0;
         self->connect(self->url_text_);
       }
     });
@@ -446,6 +494,16 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
     e.message = ec.message() + ": " + what;
     if (on_error_ && !closing_) on_error_(e);
     finish();
+  }
+
+  // Moves readyState to `next` unless it is closed: close() stores closed
+  // from any thread, and closed is final (a plain store here could undo it
+  // after close() had returned). False when closed.
+  bool enter(ready_state next) {
+    ready_state now = state_.load();
+    while (now != ready_state::closed)
+      if (state_.compare_exchange_weak(now, next)) return true;
+    return false;
   }
 
   void end_attempt() {
@@ -500,7 +558,8 @@ class basic_event_source : public std::enable_shared_from_this<basic_event_sourc
   bool chunked_ = false;
   bool streaming_ = false;
   unsigned attempt_ = 0;
-  std::size_t redirects_ = 0;
+  std::size_t redirects_ = 0;  // in this attempt's chain; reset by a reconnect
+  bool credentials_ = true;    // false once a redirect left the first origin
   std::array<char, 64 * 1024> buffer_{};
   std::string in_;
   std::string request_;

@@ -42,9 +42,11 @@ inline namespace SSEPP_ASIO_FLAVOUR {
 //   c.get_executor()       | the executor given at construction
 //   c.close()              | cancels a connect in progress and closes the
 //                          | connection (pending reads then complete with an
-//                          | error); idempotent
-//   c.is_clean_end(ec)     | true when a read error means the server ended
-//                          | the stream (EOF; TLS without close_notify)
+//                          | error; what they use must stay alive until
+//                          | they have); idempotent
+//   C::is_clean_end(ec)    | static: true when a read error means the
+//                          | server ended the stream (EOF; TLS without
+//                          | close_notify)
 //
 // check_connector<C>() names each missing requirement at compile time;
 // basic_event_source checks its connector with it.
@@ -131,58 +133,76 @@ class tcp_connector {
   tcp_connector(executor_type executor, const Options& options)
       : executor_(executor),
         resolver_(executor),
-        socket_(executor),
         verify_peer_(options.verify_peer),
         ca_file_(options.ca_file) {}
+  tcp_connector(const tcp_connector&) = delete;
+  tcp_connector& operator=(const tcp_connector&) = delete;
+  // Handlers still pending then see a closed connection and touch nothing
+  // of the connector (see connection).
+  ~tcp_connector() { close(); }
 
   executor_type get_executor() const noexcept { return executor_; }
 
   template <class Handler>
   void async_connect(const http::url& u, Handler&& handler) {
     close();
-    target_ = u;
 #if !defined(SSEPP_ENABLE_OPENSSL)
     if (u.tls())
       return net::post(executor_, [h = std::forward<Handler>(handler), what = u.str()]() mutable {
         h(make_error_code(errc::tls_unavailable), std::move(what), false);
       });
 #endif
+    auto c = std::make_shared<connection>(executor_, u);
+    connection_ = c;
     auto h = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    resolver_.async_resolve(u.host, std::to_string(u.port),
-                            [this, h](error_code ec, net::ip::tcp::resolver::results_type results) {
-                              if (ec) return (*h)(ec, "resolving " + target_.host, true);
-                              net::async_connect(
-                                  socket_, results, [this, h](error_code e, const auto&) {
-                                    if (e) return (*h)(e, "connecting to " + target_.str(), true);
-                                    error_code ignored;
-                                    socket_.set_option(net::ip::tcp::no_delay(true), ignored);
-                                    handshake(h);
-                                  });
-                            });
+    resolver_.async_resolve(
+        u.host, std::to_string(u.port),
+        [this, c, h](error_code ec, net::ip::tcp::resolver::results_type results) {
+          // A resolve that completed just before close() must not go on to
+          // connect: the attempt is over.
+          if (!ec && c->closed) ec = net::error::operation_aborted;
+          if (ec) return (*h)(ec, "resolving " + c->target.host, true);
+          net::async_connect(c->socket, results, [this, c, h](error_code e, const auto&) {
+            if (!e && c->closed) e = net::error::operation_aborted;
+            if (e) return (*h)(e, "connecting to " + c->target.str(), true);
+            error_code ignored;
+            c->socket.set_option(net::ip::tcp::no_delay(true), ignored);
+            handshake(c, h);
+          });
+        });
   }
 
   template <class Buffers, class Handler>
-  void async_read_some(const Buffers& buffers, Handler&& h) {
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    const auto c = connection_;
+    if (!c) return fail(std::forward<Handler>(handler));
+    auto h = keep_alive(c, std::forward<Handler>(handler));
 #if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(h));
+    if (c->tls) return c->tls->async_read_some(buffers, std::move(h));
 #endif
-    socket_.async_read_some(buffers, std::forward<Handler>(h));
+    c->socket.async_read_some(buffers, std::move(h));
   }
   template <class Buffers, class Handler>
-  void async_write_some(const Buffers& buffers, Handler&& h) {
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    const auto c = connection_;
+    if (!c) return fail(std::forward<Handler>(handler));
+    auto h = keep_alive(c, std::forward<Handler>(handler));
 #if defined(SSEPP_ENABLE_OPENSSL)
-    if (tls_) return tls_->async_write_some(buffers, std::forward<Handler>(h));
+    if (c->tls) return c->tls->async_write_some(buffers, std::move(h));
 #endif
-    socket_.async_write_some(buffers, std::forward<Handler>(h));
+    c->socket.async_write_some(buffers, std::move(h));
   }
 
+  /// Cancels a connect in progress and closes the connection. The socket
+  /// and TLS stream are released only when the last pending operation on
+  /// them has completed (with an error).
   void close() noexcept {
     resolver_.cancel();
-    error_code ignored;
-    socket_.close(ignored);
-#if defined(SSEPP_ENABLE_OPENSSL)
-    tls_.reset();
-#endif
+    if (const auto c = std::exchange(connection_, nullptr)) {
+      c->closed = true;
+      error_code ignored;
+      c->socket.close(ignored);
+    }
   }
 
   static bool is_clean_end(const error_code& ec) noexcept {
@@ -194,49 +214,88 @@ class tcp_connector {
   }
 
  private:
-  template <class SharedHandler>
-  void handshake(const SharedHandler& h) {
+  // One attempt's socket and TLS stream. Every pending operation's handler
+  // holds a reference: close() only closes the socket, so an operation it
+  // aborts still finds its stream alive when it completes (an ssl::stream
+  // destroyed under a pending read or handshake was a use-after-free: the
+  // aborted operation still feeds the stream's engine and timers). A new
+  // attempt gets a new connection; `closed` tells an old attempt's handlers
+  // that it is over, even if their operation succeeded first.
+  struct connection {
+    connection(const executor_type& executor, http::url u)
+        : target(std::move(u)), socket(executor) {}
+    http::url target;
+    net::ip::tcp::socket socket;
+    bool closed = false;
 #if defined(SSEPP_ENABLE_OPENSSL)
-    if (target_.tls()) {
+    std::shared_ptr<net::ssl::context> tls_context;  // outlives `tls`
+    std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls;
+#endif
+  };
+
+  // `handler`, holding `c` until it has run, on the executor it is bound to.
+  template <class Handler>
+  auto keep_alive(std::shared_ptr<connection> c, Handler&& handler) const {
+    const auto executor = net::get_associated_executor(handler, executor_);
+    return net::bind_executor(executor,
+                              [c = std::move(c), h = std::forward<Handler>(handler)](
+                                  error_code ec, std::size_t n) mutable { std::move(h)(ec, n); });
+  }
+
+  // An operation on no connection (after close()), completed as an Asio
+  // socket that is not open would: never from the initiating function.
+  template <class Handler>
+  void fail(Handler&& handler) const {
+    const auto executor = net::get_associated_executor(handler, executor_);
+    net::post(executor, [h = std::forward<Handler>(handler)]() mutable {
+      std::move(h)(error_code(net::error::bad_descriptor), std::size_t{0});
+    });
+  }
+
+  template <class SharedHandler>
+  void handshake(const std::shared_ptr<connection>& c, const SharedHandler& h) {
+#if defined(SSEPP_ENABLE_OPENSSL)
+    if (c->target.tls()) {
       if (!tls_context_) {
-        tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
-        tls_context_->set_default_verify_paths();
+        auto context = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+        context->set_default_verify_paths();
         if (!ca_file_.empty()) {
           error_code ca_error;
-          tls_context_->load_verify_file(ca_file_, ca_error);
+          context->load_verify_file(ca_file_, ca_error);
           // A CA file that cannot be used would only surface later as a
           // puzzling "certificate verify failed": say what is wrong now.
-          if (ca_error) {
-            tls_context_.reset();
-            return (*h)(ca_error, "cannot load the CA file '" + ca_file_ + "'", false);
-          }
+          if (ca_error) return (*h)(ca_error, "cannot load the CA file '" + ca_file_ + "'", false);
         }
-        tls_context_->set_verify_mode(verify_peer_ ? net::ssl::verify_peer : net::ssl::verify_none);
+        context->set_verify_mode(verify_peer_ ? net::ssl::verify_peer : net::ssl::verify_none);
+        tls_context_ = std::move(context);
       }
-      tls_.emplace(socket_, *tls_context_);
+      c->tls_context = tls_context_;
+      c->tls.emplace(c->socket, *c->tls_context);
+      const std::string& host = c->target.host;
       // SNI carries host names only (RFC 6066 section 3), never IP literals.
       error_code not_ip;
-      (void)net::ip::make_address(target_.host, not_ip);
-      if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), target_.host.c_str());
-      if (verify_peer_) tls_->set_verify_callback(net::ssl::host_name_verification(target_.host));
-      tls_->async_handshake(net::ssl::stream_base::client, [this, h](error_code ec) {
-        (*h)(ec, ec ? "TLS handshake with " + target_.str() : std::string{}, true);
+      (void)net::ip::make_address(host, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(c->tls->native_handle(), host.c_str());
+      if (verify_peer_) c->tls->set_verify_callback(net::ssl::host_name_verification(host));
+      c->tls->async_handshake(net::ssl::stream_base::client, [c, h](error_code ec) {
+        if (!ec && c->closed) ec = net::error::operation_aborted;
+        (*h)(ec, ec ? "TLS handshake with " + c->target.str() : std::string{}, true);
       });
       return;
     }
+#else
+    (void)c;
 #endif
     (*h)(std::error_code{}, std::string{}, true);
   }
 
   executor_type executor_;
   net::ip::tcp::resolver resolver_;
-  net::ip::tcp::socket socket_;
   [[maybe_unused]] bool verify_peer_;  // read only with SSEPP_ENABLE_OPENSSL
   std::string ca_file_;
-  http::url target_;
+  std::shared_ptr<connection> connection_;  // the current attempt's; null after close()
 #if defined(SSEPP_ENABLE_OPENSSL)
-  std::unique_ptr<net::ssl::context> tls_context_;
-  std::optional<net::ssl::stream<net::ip::tcp::socket&>> tls_;
+  std::shared_ptr<net::ssl::context> tls_context_;  // made on the first https:// attempt
 #endif
 };
 
