@@ -1576,6 +1576,61 @@ TEST_CASE("coalescing: a write that completes within the window waits for the fl
   CHECK(data_of(a.peer) == strings{"1", "2"});
 }
 
+TEST_CASE("coalescing never throttles a reader that keeps up, however fast events come") {
+  // Issue 10: a write took at most 64 events and the next waited for the
+  // flush, so a steady stream above 64 events per window filled the queue
+  // and a reader that kept up was cut off as a slow consumer.
+  flush_requests requests;
+  hub_test f{coalescing_options(requests)};
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  for (int i = 1; i <= 5000; ++i) {
+    f.publish("a", {std::to_string(i)});
+    f.loop.run();  // the reader takes every write as soon as it is made
+  }
+  CHECK(closed.calls == 0);
+  CHECK(f.hub.stats().slow_consumer_disconnects == 0);
+  f.hub.flush();  // the last, partial batch waited for it
+  f.loop.run();
+  CHECK(data_of(a.peer) == numbers(1, 5000));
+  // still coalesced: about one write per full batch, not one per event
+  CHECK(a.peer.writes() < 5000 / 32);
+}
+
+TEST_CASE("coalescing holds back at most coalesce_bytes, so large events are not throttled") {
+  flush_requests requests;
+  auto o = coalescing_options(requests);
+  o.coalesce_bytes = 64 * 1024;
+  hub_test f{o};
+  close_record closed;
+  auto a = f.subscribe({"a"}, {}, closed.handler());
+  const std::string big(10 * 1024, 'x');
+  for (int i = 0; i < 1000; ++i) {
+    f.publish("a", {big});
+    f.loop.run();
+  }
+  CHECK(closed.calls == 0);
+  f.hub.flush();
+  f.loop.run();
+  CHECK(data_of(a.peer).size() == 1000);
+  CHECK(a.peer.writes() < 1000 / 4);  // 7 events of 10 KiB per write, not 1
+}
+
+TEST_CASE("coalescing: a backlog queued behind a write goes out when it completes, no flush") {
+  flush_requests requests;
+  auto o = coalescing_options(requests);
+  o.max_events_per_write = 10;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  f.publish_numbers("a", 1, 36);  // 1 in flight, 35 behind it
+  f.loop.run();
+  // three full writes of 10 went out back to back; the last 5 wait
+  CHECK(data_of(a.peer) == numbers(1, 31));
+  f.hub.flush();
+  f.loop.run();
+  CHECK(data_of(a.peer) == numbers(1, 36));
+}
+
 TEST_CASE("coalescing off: a zero window or no scheduler writes at once") {
   for (const bool zero_window : {true, false}) {
     flush_requests requests;

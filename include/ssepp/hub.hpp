@@ -67,7 +67,14 @@ struct hub_options {
   /// call, while an event after a quiet spell is written at once, so an idle
   /// stream gets no added latency. Takes effect only with `schedule_flush`
   /// (ssepp's Asio server sets it); zero turns coalescing off.
+  ///
+  /// Coalescing only ever delays a small write, never a backlog: once a
+  /// waiting queue holds a full write (max_events_per_write events, or
+  /// coalesce_bytes, or half of either queue bound) it is written at once,
+  /// so a reader that keeps up is never cut off as a slow consumer.
   std::chrono::microseconds coalesce_window = std::chrono::milliseconds{10};
+  /// Bytes that coalescing may hold back at most (see coalesce_window).
+  std::size_t coalesce_bytes = 64 * 1024;
   /// Asks the owner to call `hub::flush()` once, `delay` from now. Called
   /// from any thread, with hub locks held: it must only schedule (arm a
   /// timer, post), never call into the hub itself.
@@ -304,17 +311,32 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     }
     s.queue.push_back(e);
     s.queued_bytes += size;
-    if (!s.writing && !s.deferred) write_or_defer_locked(s);
+    if (s.writing) return;
+    if (!s.deferred) {
+      write_or_defer_locked(s);
+    } else if (holds_full_write(s)) {
+      // Waiting longer would only throttle it: the flush finds it writing.
+      s.deferred = false;
+      start_write_locked(s);
+    }
   }
 
-  // Writes now, unless the last write started within the coalescing window:
-  // then the subscriber waits for the next flush() with whatever queues up.
+  // True when the queue is worth a write of its own, coalescing or not.
+  bool holds_full_write(const subscriber_type& s) const {
+    const std::size_t events = std::min(options.max_events_per_write, s.max_events / 2);
+    const std::size_t bytes = std::min(options.coalesce_bytes, s.max_bytes / 2);
+    return s.queue.size() >= std::max<std::size_t>(events, 1) || s.queued_bytes >= bytes;
+  }
+
+  // Writes now, unless the last write started within the coalescing window
+  // and the queue holds less than a full write: then the subscriber waits
+  // for the next flush() with whatever queues up.
   void write_or_defer_locked(subscriber_type& s) {
     const auto window = options.coalesce_window;
     // A closing subscriber is never held back: its last word must not wait
     // for a flush that a stopping server may never run.
     if (window.count() <= 0 || !options.schedule_flush || s.closing ||
-        clock.now() - s.last_write_start >= window)
+        clock.now() - s.last_write_start >= window || holds_full_write(s))
       return start_write_locked(s);
     s.deferred = true;
     bool schedule = false;
