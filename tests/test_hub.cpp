@@ -696,6 +696,152 @@ TEST_CASE(
   CHECK(items_of(missed.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-1","reason":"evicted"}|)"});
 }
 
+// --- The hub's total history bound and channel cap (issue 10) --------------
+
+namespace {
+// The cost of one history event of `data` with id "e-N" (N one digit)
+// against history_total_bytes, found by publishing it to a scratch hub.
+std::size_t history_cost_of(std::string_view data) {
+  hub_test f;
+  f.publish("x", {data});
+  return f.hub.stats().history_bytes;
+}
+}  // namespace
+
+TEST_CASE("history_total_bytes evicts the hub's oldest events first, whatever their channel") {
+  const std::size_t cost = history_cost_of("x");
+  REQUIRE(cost > 0);
+  auto o = plain_options();
+  o.history_total_bytes = 4 * cost;  // four events across all channels
+  hub_test f{o};
+  for (const char* channel : {"a", "b", "a", "b", "c", "c"}) f.publish(channel, {"x"});
+  const auto st = f.hub.stats();
+  CHECK(st.history_events == 4);
+  CHECK(st.history_bytes <= o.history_total_bytes);
+  CHECK(st.history_evictions == 2);           // e-1 (a) and e-2 (b), the oldest
+  auto a_missed = f.subscribe({"a"}, "e-0");  // had not seen a's e-1
+  auto a_saw = f.subscribe({"a"}, "e-1");     // had
+  auto b = f.subscribe({"b"}, "e-1");
+  auto c = f.subscribe({"c"}, "e-4");
+  f.loop.run();
+  // a's e-1 is gone (the gap event says so to whoever missed it), e-3 is kept
+  CHECK(items_of(a_missed.peer) ==
+        strings{R"(ssepp-gap|{"lastEventId":"e-0","reason":"evicted"}|)", "message|x|e-3"});
+  CHECK(items_of(a_saw.peer) == strings{"message|x|e-3"});
+  // b's e-2 is gone too
+  CHECK(items_of(b.peer) ==
+        strings{R"(ssepp-gap|{"lastEventId":"e-1","reason":"evicted"}|)", "message|x|e-4"});
+  // and c's events are all kept
+  CHECK(items_of(c.peer) == strings{"message|x|e-5", "message|x|e-6"});
+}
+
+TEST_CASE("200 channels of 900 KiB each stay within history_total_bytes") {
+  // The issue's reproduction: before, history grew to 180 MB.
+  auto o = plain_options();
+  o.history_total_bytes = 8u << 20;
+  hub_test f{o};
+  const std::string chunk(9 * 1024, 'x');
+  for (int channel = 0; channel < 200; ++channel)
+    for (int i = 0; i < 100; ++i) f.publish("c" + std::to_string(channel), {chunk});
+  const auto st = f.hub.stats();
+  CHECK(st.history_bytes <= o.history_total_bytes);
+  CHECK(st.history_bytes > o.history_total_bytes - 2 * history_cost_of(chunk));
+  // the newest channels kept their history; the oldest were evicted and dropped
+  CHECK(st.channels < 20);
+  auto newest = f.subscribe({"c199"}, "e-19900");
+  f.loop.run();
+  CHECK(data_of(newest.peer).size() == 100);
+}
+
+TEST_CASE("an event evicted by its channel's own bound no longer counts toward the total") {
+  const std::size_t cost = history_cost_of("x");
+  auto o = plain_options();
+  o.history_events = 2;
+  o.history_total_bytes = 3 * cost + 64;  // ids grow to "e-1001"
+  hub_test f{o};
+  f.publish("quiet", {"x"});  // the hub's oldest event, kept throughout
+  for (int i = 0; i < 1000; ++i) f.publish("busy", {"x"});
+  const auto st = f.hub.stats();
+  CHECK(st.history_events == 3);
+  CHECK(st.history_bytes <= o.history_total_bytes);
+  auto quiet = f.subscribe({"quiet"}, "e-0");
+  f.loop.run();
+  CHECK(data_of(quiet.peer) == strings{"x"});  // the total bound did not take it
+}
+
+TEST_CASE("the total history bound and channel cap hold under concurrent publishers") {
+  const std::size_t cost = history_cost_of("xxxxxxxxxx");
+  auto o = plain_options();
+  o.history_total_bytes = 100 * cost;
+  o.max_channels = 20;
+  o.max_queued_events = std::size_t{1} << 20;
+  o.max_queued_bytes = std::size_t{1} << 30;
+  hub_test f{o};
+  auto watcher = f.subscribe({"watched"});
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 4; ++t)
+    publishers.emplace_back([&f, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string channel = i % 3 == 0 ? "watched" : "c" + std::to_string((t * 7 + i) % 40);
+        CHECK_FALSE(f.hub.publish(channel, {"xxxxxxxxxx"}).error);
+      }
+    });
+  for (int i = 0; i < 50; ++i) f.loop.run();
+  for (auto& p : publishers) p.join();
+  f.loop.run();
+  const auto st = f.hub.stats();
+  CHECK(st.history_bytes <= o.history_total_bytes);
+  CHECK(st.channels <= o.max_channels);
+  // the subscriber got every event of its channel, in id order
+  const auto ids = ids_of(watcher.peer);
+  CHECK(ids.size() == 4 * 667);
+  std::vector<std::uint64_t> seqs;
+  for (const auto& id : ids) seqs.push_back(std::stoull(id.substr(2)));
+  CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+  CHECK(std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end());
+}
+
+TEST_CASE("max_channels: a new channel drops the idle channel with the oldest history") {
+  auto o = plain_options();
+  o.max_channels = 2;
+  hub_test f{o};
+  f.publish("a", {"1"});
+  f.publish("b", {"2"});
+  f.publish("c", {"3"});  // a goes, with its history
+  CHECK(f.hub.stats().channels == 2);
+  CHECK(f.hub.stats().history_events == 2);
+  auto late = f.subscribe({"b"}, "e-1");  // from b's point of view nothing is lost
+  f.loop.run();
+  CHECK(data_of(late.peer) == strings{"2"});
+  // A resume on the dropped channel learns of the gap (b, idle, makes room).
+  auto gone = f.subscribe({"a"}, "e-0");
+  f.loop.run();
+  CHECK(items_of(gone.peer) == strings{R"(ssepp-gap|{"lastEventId":"e-0","reason":"evicted"}|)"});
+}
+
+TEST_CASE("max_channels: with every channel subscribed, a new one is refused") {
+  auto o = plain_options();
+  o.max_channels = 2;
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  auto b = f.subscribe({"b"});
+  const auto refused = f.hub.publish("c", {"x"});
+  CHECK(refused.error == ssepp::errc::too_many_channels);
+  CHECK(refused.id.empty());
+  auto c = f.subscribe({"c"});
+  CHECK_FALSE(c.sub.active());
+  CHECK(c.peer.closed());
+  CHECK(f.hub.stats().channels == 2);
+  CHECK(f.hub.stats().subscribers == 2);
+  // the channels in use still work
+  f.publish("a", {"1"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"1"});
+  // once one is free, the new channel can be made
+  b.sub.reset();
+  CHECK_FALSE(f.hub.publish("c", {"x"}).error);
+}
+
 TEST_CASE("a publisher's id no longer in history is unknown") {
   auto o = plain_options();
   o.history_events = 1;

@@ -991,6 +991,20 @@ TEST_CASE("the publish endpoint refuses a bad event with 400 and publishes nothi
   CHECK(client.events()[0].data == "marker");
 }
 
+TEST_CASE("the publish endpoint answers 503 with Retry-After when max_channels are all in use") {
+  server_options o;
+  o.publish_prefix = "/publish/";
+  o.hub.max_channels = 1;
+  test_server srv(o);
+  sse_client client(srv, "/events/news");
+  REQUIRE(eventually([&] { return srv.subscribers() == 1; }));
+  const auto r = post(srv, "/publish/other", "x");
+  CHECK(r.status == 503);
+  CHECK(r.field("retry-after") == "1");
+  CHECK(r.body.find("max_channels") != std::string::npos);
+  CHECK(post(srv, "/publish/news", "x").status == 200);  // the channel in use still works
+}
+
 TEST_CASE("the publish endpoint: no channel is 404, GET is 405") {
   server_options o;
   o.publish_prefix = "/publish/";

@@ -55,6 +55,12 @@ Options:
   --retry-ms N          reconnection delay sent to each new stream
                         (default 3000)
   --history N           events kept per channel for replay (default 1024)
+  --history-bytes N     bytes of history kept per channel (default 1048576)
+  --history-total-bytes N
+                        bytes of history kept across all channels, the
+                        oldest evicted first (default 67108864)
+  --max-channels N      channels at most; a new one replaces the idle channel
+                        with the oldest history (default 100000)
   --max-connections N   open connections at most; more get 503 (default 10000)
   --queue-events N      events queued per slow subscriber at most (default 1024)
   --queue-bytes N       bytes queued per slow subscriber at most
@@ -112,6 +118,12 @@ command_line parse_command_line(int argc, char** argv) {
       o.hub.initial_retry = std::chrono::milliseconds{args.number<std::uint32_t>()};
     } else if (args.is("--history")) {
       o.hub.history_events = args.number<std::size_t>();
+    } else if (args.is("--history-bytes")) {
+      o.hub.history_bytes = args.number<std::size_t>();
+    } else if (args.is("--history-total-bytes")) {
+      o.hub.history_total_bytes = args.number<std::size_t>();
+    } else if (args.is("--max-channels")) {
+      o.hub.max_channels = args.number<std::size_t>(1);
     } else if (args.is("--max-connections")) {
       o.max_connections = args.number<std::size_t>(1);
     } else if (args.is("--queue-events")) {

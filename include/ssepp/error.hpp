@@ -55,6 +55,11 @@ enum class errc {
   /// token, or a header value or Last-Event-ID with CR, LF or NUL (which
   /// would forge request headers). Final.
   invalid_request,
+
+  // The hub.
+  /// hub_options::max_channels channels all have subscribers: no new
+  /// channel can be made.
+  too_many_channels,
 };
 
 /// The category of `ssepp::errc` codes; `name()` is "ssepp".
@@ -98,6 +103,8 @@ inline const std::error_category& error_category() noexcept {
         case errc::invalid_request:
           return "a request method or header name is not a token, or a value contains CR, LF or "
                  "NUL";
+        case errc::too_many_channels:
+          return "no new channel: hub_options::max_channels channels all have subscribers";
       }
       return "unknown ssepp error";
     }

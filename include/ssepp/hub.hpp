@@ -84,6 +84,16 @@ struct hub_options {
   std::size_t history_events = 1024;
   std::size_t history_bytes = std::size_t{1} << 20;
   std::chrono::milliseconds history_age = std::chrono::minutes{5};
+  /// The history of all channels together, in bytes: each event counts its
+  /// formatted size plus history_event_overhead for its bookkeeping. Past
+  /// it, the oldest events of the whole hub are evicted first, whatever
+  /// their channel (a resume from them then gets the gap event).
+  std::size_t history_total_bytes = std::size_t{64} << 20;
+  /// Channels at most. Making one more first drops the channel without
+  /// subscribers whose history is oldest (with that history); when every
+  /// channel has subscribers, publishing to a new channel fails with
+  /// errc::too_many_channels and subscribing to one is refused.
+  std::size_t max_channels = 100000;
   /// A comment line goes to subscribers that received nothing for this long,
   /// so proxies and platforms (Heroku cuts idle connections at 55 s) keep
   /// the stream open. Zero turns heartbeats off. Needs `tick()` calls.
@@ -109,7 +119,9 @@ struct hub_stats {
   std::uint64_t bytes_written = 0;  ///< bytes of completed writes
   std::uint64_t writes = 0;         ///< completed gather writes
   std::uint64_t heartbeats = 0;
-  std::uint64_t history_evictions = 0;
+  std::uint64_t history_evictions = 0;  ///< by any history bound, channel drops included
+  std::size_t history_events = 0;       ///< events held in all channels' history
+  std::size_t history_bytes = 0;        ///< their cost (see history_total_bytes)
   std::uint64_t slow_consumer_disconnects = 0;
   std::uint64_t dropped_events = 0;  ///< overflow_policy::drop_oldest drops
 };
@@ -135,6 +147,13 @@ struct stored_event {
   std::chrono::steady_clock::time_point published{};
 };
 using event_ptr = std::shared_ptr<const stored_event>;
+
+// What one history event costs against hub_options::history_total_bytes:
+// its bytes and id, the event itself with its shared_ptr control block, its
+// slot in the channel's ring and its entry in the hub's eviction order.
+inline std::size_t history_cost(const stored_event& e) {
+  return e.bytes.size() + e.id.size() + sizeof(stored_event) + 96;
+}
 
 template <class Transport, class Clock>
 class hub_core;
@@ -180,11 +199,16 @@ struct subscriber {
 template <class Transport, class Clock>
 struct channel {
   using subscriber_ptr = std::shared_ptr<subscriber<Transport, Clock>>;
+  explicit channel(std::string n) : name(std::move(n)) {}
+  const std::string name;
   std::mutex mutex;
   std::vector<subscriber_ptr> subscribers;
   ring<event_ptr> history;
   std::size_t history_bytes = 0;
-  std::uint64_t evicted_up_to = 0;            // highest seq evicted from history
+  // Highest seq evicted from history. Written under mutex; atomic because
+  // the hub's eviction order reads it without the lock to skip its entries
+  // for events already gone.
+  std::atomic<std::uint64_t> evicted_up_to{0};
   std::size_t multi_channel_subscribers = 0;  // subscribers of more than this channel
   bool dead = false;                          // removed from the hub's map
 };
@@ -228,11 +252,13 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 
   // --- channels -----------------------------------------------------------
 
+  // Null when max_channels are all in use by subscribers.
   channel_ptr find_or_create(std::string_view name) {
     std::lock_guard<std::mutex> lock(channels_mutex);
     auto it = channels.find(std::string(name));
     if (it != channels.end()) return it->second;
-    auto c = std::make_shared<channel_type>();
+    if (channels.size() >= options.max_channels && !drop_oldest_idle_channel()) return nullptr;
+    auto c = std::make_shared<channel_type>(std::string(name));
     // A channel made anew cannot know what an earlier one of this name
     // evicted; assume the worst of any dropped channel, so a late reconnect
     // gets the gap event (at worst a needless one) rather than a silent gap.
@@ -241,13 +267,40 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     return c;
   }
 
+  // At max_channels (callers hold channels_mutex): drops the channel without
+  // subscribers whose oldest event is oldest, history and all. A scan of
+  // every channel, but only when a new one is made at the limit.
+  bool drop_oldest_idle_channel() {
+    channel_ptr victim;
+    std::uint64_t victim_front = 0;
+    for (const auto& entry : channels) {
+      std::lock_guard<std::mutex> lock(entry.second->mutex);
+      if (!entry.second->subscribers.empty()) continue;
+      auto& h = entry.second->history;
+      const std::uint64_t front = h.empty() ? 0 : h.front()->seq;
+      if (!victim || front < victim_front) {
+        victim = entry.second;
+        victim_front = front;
+      }
+    }
+    if (!victim) return false;
+    std::lock_guard<std::mutex> lock(victim->mutex);
+    while (!victim->history.empty()) evict_front_locked(*victim);
+    dropped_evicted_up_to = std::max(dropped_evicted_up_to, victim->evicted_up_to.load());
+    victim->dead = true;
+    channels.erase(victim->name);
+    return true;
+  }
+
   // Locks a live channel by name (re-looking it up if it was dropped between
-  // the lookup and the lock, so nothing is published into a dead channel).
-  // Lock order everywhere: channels_mutex, then a channel, then a subscriber;
-  // never channels_mutex while holding a channel.
+  // the lookup and the lock, so nothing is published into a dead channel);
+  // a null channel when max_channels are in use.
+  // Lock order everywhere: channels_mutex, then a channel, then order_mutex
+  // or a subscriber; never channels_mutex while holding a channel.
   std::pair<channel_ptr, std::unique_lock<std::mutex>> lock_channel(std::string_view name) {
     for (;;) {
       channel_ptr c = find_or_create(name);
+      if (!c) return {};
       std::unique_lock<std::mutex> lock(c->mutex);
       if (!c->dead) return {std::move(c), std::move(lock)};
     }
@@ -263,13 +316,24 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     const channel_ptr c = it->second;
     std::lock_guard<std::mutex> lock(c->mutex);
     if (!c->subscribers.empty() || !c->history.empty()) return;
-    dropped_evicted_up_to = std::max(dropped_evicted_up_to, c->evicted_up_to);
+    dropped_evicted_up_to = std::max(dropped_evicted_up_to, c->evicted_up_to.load());
     c->dead = true;
     channels.erase(it);
   }
 
   // --- history --------------------------------------------------------------
 
+  // The life of a history event: publish appends it to its channel's
+  // history and, under order_mutex, to `history_order` (the whole hub's
+  // events in id order) and to the totals. It leaves by its channel's
+  // bounds (evict, oldest first), by the total bound (evict_over_total,
+  // the hub's oldest first), or with its channel (drop_oldest_idle_channel);
+  // each way goes through evict_front_locked. Its history_order entry is
+  // not removed then (it may be anywhere in the ring): an entry whose seq
+  // is at most its channel's evicted_up_to is stale, skipped when it comes
+  // to the front and swept out when stale entries outnumber live ones.
+
+  // Per channel bounds (count, bytes, age); the caller holds c.mutex.
   void evict(channel_type& c, std::chrono::steady_clock::time_point now) {
     auto over = [&] {
       if (c.history.empty()) return false;
@@ -277,11 +341,63 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
       return c.history.size() > options.history_events || c.history_bytes > options.history_bytes ||
              now - oldest.published > options.history_age;
     };
-    while (over()) {
-      c.evicted_up_to = c.history.front()->seq;
-      c.history_bytes -= c.history.front()->bytes.size();
-      c.history.pop_front();
-      history_evictions.fetch_add(1, std::memory_order_relaxed);
+    while (over()) evict_front_locked(c);
+  }
+
+  void evict_front_locked(channel_type& c) {
+    const auto& oldest = *c.history.front();
+    c.evicted_up_to.store(oldest.seq, std::memory_order_relaxed);
+    c.history_bytes -= oldest.bytes.size();
+    {
+      std::lock_guard<std::mutex> lock(order_mutex);
+      history_total -= history_cost(oldest);
+      --history_count;
+    }
+    c.history.pop_front();
+    history_evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Appends a just-published event to the hub's eviction order; the caller
+  // holds order_mutex (and the event's channel).
+  void record_history_locked(const channel_ptr& c, const stored_event& e) {
+    history_total += history_cost(e);
+    ++history_count;
+    history_order.push_back({c, e.seq});
+    if (history_order.size() > 2 * history_count + 64) {
+      // Sweep stale entries: amortised O(1) per event, and the ring stays
+      // within twice the live history.
+      ring<order_entry> live;
+      for (std::size_t i = 0; i < history_order.size(); ++i) {
+        const auto& entry = history_order[i];
+        const auto ch = entry.channel.lock();
+        if (ch && entry.seq > ch->evicted_up_to.load(std::memory_order_relaxed))
+          live.push_back(entry);
+      }
+      history_order = std::move(live);
+    }
+  }
+
+  // The total bound: evicts the hub's oldest events until the history fits.
+  // Called with no lock held.
+  void evict_over_total() {
+    for (;;) {
+      order_entry oldest;
+      {
+        std::lock_guard<std::mutex> lock(order_mutex);
+        if (history_total <= options.history_total_bytes || history_order.empty()) return;
+        oldest = std::move(history_order.front());
+        history_order.pop_front();
+      }
+      const auto c = oldest.channel.lock();
+      if (!c) continue;
+      bool emptied = false;
+      {
+        std::lock_guard<std::mutex> lock(c->mutex);
+        // Usually exactly the front; nothing if its channel evicted it first.
+        while (!c->history.empty() && c->history.front()->seq <= oldest.seq) evict_front_locked(*c);
+        emptied = c->history.empty() && c->subscribers.empty();
+      }
+      if (emptied) drop_if_unused(c->name);
     }
   }
 
@@ -525,8 +641,17 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   event_ptr heartbeat;
   event_ptr initial_retry;
   std::atomic<std::uint64_t> next_seq{0};
-  std::mutex order_mutex;     // see publish: after a channel's mutex, before a subscriber's
-  std::mutex deferred_mutex;  // innermost: taken with a subscriber's mutex held
+  // See publish: after a channel's mutex, before a subscriber's. Also
+  // guards the hub's history totals and eviction order (see evict).
+  std::mutex order_mutex;
+  struct order_entry {
+    std::weak_ptr<channel_type> channel;
+    std::uint64_t seq = 0;
+  };
+  ring<order_entry> history_order;
+  std::size_t history_total = 0;  // cost of every channel's history
+  std::size_t history_count = 0;  // events in every channel's history
+  std::mutex deferred_mutex;      // innermost: taken with a subscriber's mutex held
   // Weak: a subscriber owns the core, so owning it here would be a cycle
   // whenever no flush comes (a hub destroyed with writes held back).
   std::vector<std::weak_ptr<subscriber_type>> deferred;
@@ -689,6 +814,10 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
     // (Not a structured binding: lambdas cannot capture those before C++20.)
     auto locked = core.lock_channel(channel_name);
     const auto& c = locked.first;
+    if (!c) {
+      result.error = make_error_code(errc::too_many_channels);
+      return result;
+    }
     auto deliver = [&](const detail::event_ptr& e, bool multi_channel) {
       for (const auto& s : c->subscribers) {
         if ((s->channels.size() > 1) != multi_channel) continue;
@@ -718,6 +847,7 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
       (void)format(event->bytes, with_id);
       event->published = core.clock.now();
       shared = event;
+      core.record_history_locked(c, *event);
       if (c->multi_channel_subscribers != 0) deliver(shared, true);
     }
     c->history.push_back(shared);
@@ -726,6 +856,7 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
     deliver(shared, false);
   }
   core.published.fetch_add(1, std::memory_order_relaxed);
+  core.evict_over_total();
   for (const auto& s : closed) core.finish_close(*s);
   core.run_inline_completions();
   result.id = event->id;
@@ -757,7 +888,15 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
   for (bool all_live = false; !all_live;) {
     locks.clear();
     chans.clear();
-    for (const auto& name : s->channels) chans.push_back(core.find_or_create(name));
+    for (const auto& name : s->channels) {
+      chans.push_back(core.find_or_create(name));
+      if (!chans.back()) {
+        // max_channels are all in use (see hub_options).
+        s->transport.close();
+        for (const auto& made : s->channels) core.drop_if_unused(made);
+        return subscription{};
+      }
+    }
     all_live = true;
     for (auto& c : chans) {
       locks.emplace_back(c->mutex);
@@ -926,6 +1065,11 @@ hub_stats hub<Transport, Clock>::stats() const {
   st.writes = core.writes.load();
   st.heartbeats = core.heartbeats.load();
   st.history_evictions = core.history_evictions.load();
+  {
+    std::lock_guard<std::mutex> lock(core.order_mutex);
+    st.history_events = core.history_count;
+    st.history_bytes = core.history_total;
+  }
   st.slow_consumer_disconnects = core.slow_consumer_disconnects.load();
   st.dropped_events = core.dropped_events.load();
   return st;

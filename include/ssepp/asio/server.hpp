@@ -683,6 +683,13 @@ response basic_server<Stream>::publish_answer(const request& req) {
   const auto type = req.query_param("event").value_or("");
   const auto id = req.query_param("id").value_or("");
   const auto result = hub_.publish(channel.front(), ssepp::event_view{req.body, type, id});
+  if (result.error == ssepp::errc::too_many_channels) {
+    // Not the request's fault: a channel frees up when a stream ends.
+    r.status = 503;
+    r.headers.emplace_back("Retry-After", "1");
+    r.body = result.error.message() + "\n";
+    return r;
+  }
   if (result.error) {
     r.status = 400;
     r.body = result.error.message() + "\n";
