@@ -42,6 +42,20 @@ TEST_CASE("an Origin naming the server's own Host is same-origin, whatever the a
   CHECK(d.result == result::same_origin);
 }
 
+TEST_CASE("an Origin of another scheme, or another port, is cross-origin") {
+  for (const char* origin : {"https://api:8080", "http://api:8081", "http://api"}) {
+    CAPTURE(origin);
+    const auto d = http::decide_cors(parse("GET /events/a HTTP/1.1\r\nHost: api:8080\r\nOrigin: " +
+                                           std::string(origin) + "\r\n\r\n"),
+                                     {});
+    CHECK(d.result == result::refused);
+  }
+  // and the server's own scheme makes its own https origin same-origin
+  const auto https = http::decide_cors(
+      parse("GET /events/a HTTP/1.1\r\nHost: api\r\nOrigin: https://api:443\r\n\r\n"), {}, "https");
+  CHECK(https.result == result::same_origin);
+}
+
 TEST_CASE("a listed origin is echoed with credentials allowed and Vary: Origin") {
   const auto d = http::decide_cors(
       parse("GET / HTTP/1.1\r\nHost: api\r\nOrigin: http://app.example\r\n\r\n"), app_only);

@@ -205,11 +205,22 @@ TEST_CASE("a malformed request line is malformed") {
   CHECK(request_result("GET\t/ HTTP/1.1\r\n\r\n") == malformed);
 }
 
-TEST_CASE("an empty first line is malformed; no blank lines are skipped before it") {
-  CHECK(request_result("\r\n\r\n") == malformed);
-  CHECK(request_result("\r\nGET / HTTP/1.1\r\n\r\n") == malformed);
-  CHECK(request_result("\n") == malformed);
+TEST_CASE("RFC 9112 section 2.2: empty lines before the request line are skipped, as nginx does") {
+  CHECK(request_result("\r\n\r\n") == incomplete);
+  CHECK(request_result("\n") == incomplete);
   CHECK(request_result("\r") == incomplete);
+  const parsed p = request("\r\n\n\r\nGET / HTTP/1.1\r\n\r\n");
+  REQUIRE(p.result == complete);
+  CHECK(p.head == "GET / authority= path=/ query= HTTP/1.1");
+  std::size_t size = 0;
+  ssepp::http::request_head head;
+  REQUIRE(ssepp::http::parse_request_head("\r\nGET / HTTP/1.1\r\n\r\nbody", {}, head, size) ==
+          complete);
+  CHECK(size == 20);  // the skipped line counts as consumed
+  // a stray CR is no empty line
+  CHECK(request_result("\rGET / HTTP/1.1\r\n\r\n") == malformed);
+  // endless empty lines hit the head limit
+  CHECK(request_result(std::string(17 * 1024, '\n')) == too_large);
 }
 
 TEST_CASE("the method is a token, case-sensitive, any token") {

@@ -52,29 +52,31 @@ TEST_CASE("the stream resumes from the Last-Event-ID header, else from ?lastEven
     REQUIRE(std::holds_alternative<http::stream_plan>(d));
     return std::get<http::stream_plan>(d).last_event_id;
   };
-  CHECK(id_of("GET /events/a HTTP/1.1\r\nLast-Event-ID: e-7\r\n\r\n") == "e-7");
-  CHECK(id_of("GET /events/a?lastEventId=e%2D9 HTTP/1.1\r\n\r\n") == "e-9");
-  CHECK(id_of("GET /events/a?lastEventId=q HTTP/1.1\r\nLast-Event-ID: h\r\n\r\n") == "h");
+  CHECK(id_of("GET /events/a HTTP/1.1\r\nHost: h\r\nLast-Event-ID: e-7\r\n\r\n") == "e-7");
+  CHECK(id_of("GET /events/a?lastEventId=e%2D9 HTTP/1.1\r\nHost: h\r\n\r\n") == "e-9");
+  CHECK(id_of("GET /events/a?lastEventId=q HTTP/1.1\r\nHost: h\r\nLast-Event-ID: h\r\n\r\n") ==
+        "h");
 }
 
 TEST_CASE("an event route refuses other methods with 405 and a channel it cannot map with 404") {
   const auto rules = events_under("/events/");
-  const auto post = http::decide_request(parse("POST /events/a HTTP/1.1\r\n\r\n"), rules);
+  const auto post =
+      http::decide_request(parse("POST /events/a HTTP/1.1\r\nHost: h\r\n\r\n"), rules);
   REQUIRE(std::holds_alternative<http::response>(post));
   CHECK(std::get<http::response>(post).status == 405);
   CHECK(field(std::get<http::response>(post).headers, "Allow") == "GET, OPTIONS");
   for (const char* target : {"/events/", "/events/a/b"}) {
     CAPTURE(target);
-    const auto d =
-        http::decide_request(parse("GET " + std::string(target) + " HTTP/1.1\r\n\r\n"), rules);
+    const auto d = http::decide_request(
+        parse("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\n\r\n"), rules);
     REQUIRE(std::holds_alternative<http::response>(d));
     CHECK(std::get<http::response>(d).status == 404);
   }
 }
 
 TEST_CASE("a request no event route takes goes to the application's routes") {
-  const auto d =
-      http::decide_request(parse("GET /hello HTTP/1.1\r\n\r\n"), events_under("/events/"));
+  const auto d = http::decide_request(parse("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n"),
+                                      events_under("/events/"));
   REQUIRE(std::holds_alternative<http::route_request>(d));
   CHECK(std::get<http::route_request>(d).cors_fields.empty());
 }
@@ -128,15 +130,16 @@ TEST_CASE("an authorization refusal is answered with its status and message, or 
   rules.authorize = [&](const http::request& r) {
     return r.cookie("sid") ? http::auth_result{} : http::auth_result{401, message};
   };
-  const auto refused = http::decide_request(parse("GET /events/a HTTP/1.1\r\n\r\n"), rules);
+  const auto refused =
+      http::decide_request(parse("GET /events/a HTTP/1.1\r\nHost: h\r\n\r\n"), rules);
   REQUIRE(std::holds_alternative<http::response>(refused));
   CHECK(std::get<http::response>(refused).status == 401);
   CHECK(std::get<http::response>(refused).body == "log in first\n");
   message.clear();
-  const auto bare = http::decide_request(parse("GET /events/a HTTP/1.1\r\n\r\n"), rules);
+  const auto bare = http::decide_request(parse("GET /events/a HTTP/1.1\r\nHost: h\r\n\r\n"), rules);
   CHECK(std::get<http::response>(bare).body == "Unauthorized\n");
-  const auto let_in =
-      http::decide_request(parse("GET /events/a HTTP/1.1\r\nCookie: a=1; sid=s\r\n\r\n"), rules);
+  const auto let_in = http::decide_request(
+      parse("GET /events/a HTTP/1.1\r\nHost: h\r\nCookie: a=1; sid=s\r\n\r\n"), rules);
   CHECK(std::holds_alternative<http::stream_plan>(let_in));
 }
 
@@ -147,7 +150,7 @@ TEST_CASE("event routes are tried in order and a mapper may subscribe to several
                                 }});
   rules.event_routes.push_back(
       {"/", [](const http::request&) { return std::vector<std::string>{"other"}; }});
-  const auto d = http::decide_request(parse("GET /feed HTTP/1.1\r\n\r\n"), rules);
+  const auto d = http::decide_request(parse("GET /feed HTTP/1.1\r\nHost: h\r\n\r\n"), rules);
   REQUIRE(std::holds_alternative<http::stream_plan>(d));
   CHECK(std::get<http::stream_plan>(d).channels == std::vector<std::string>{"news", "sport"});
 }

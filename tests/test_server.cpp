@@ -762,6 +762,16 @@ TEST_CASE("reconnecting with a last event ID replays what came after it") {
     CHECK(client.events()[0].type == "ssepp-gap");
     CHECK(client.events()[0].data == R"({"lastEventId":"from-another-server","reason":"unknown"})");
   }
+  SUBCASE("a lastEventId that does not decode gets the gap event too, as an unknown header does") {
+    for (const char* raw : {"%zz", "%00", "a%2"}) {
+      CAPTURE(raw);
+      sse_client client(srv, std::string("/events/news?lastEventId=") + raw);
+      REQUIRE(client.wait_for_events(1));
+      CHECK(client.events()[0].type == "ssepp-gap");
+      CHECK(client.events()[0].data ==
+            std::string(R"({"lastEventId":")") + raw + R"(","reason":"unknown"})");
+    }
+  }
 }
 
 // --- CORS ------------------------------------------------------------------------------
@@ -927,9 +937,10 @@ TEST_CASE("the authorization hook's 401 and 403 come before anything is subscrib
 
   // Preflights never carry cookies, so the hook does not see them.
   const int before = calls.load();
-  const auto preflight = fetch(srv,
-                               "OPTIONS /events/news HTTP/1.1\r\nOrigin: http://front.example\r\n"
-                               "Access-Control-Request-Method: GET\r\n\r\n");
+  const auto preflight =
+      fetch(srv,
+            "OPTIONS /events/news HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://front.example\r\n"
+            "Access-Control-Request-Method: GET\r\n\r\n");
   CHECK(preflight.status == 204);
   CHECK(calls.load() == before);
 
@@ -1065,7 +1076,7 @@ TEST_CASE("static files are served with their content types") {
     CHECK(get(srv, "/with%20space.txt").body == "spaced");
   }
   SUBCASE("HEAD: the length, no body") {
-    const auto r = fetch(srv, "HEAD /app.js HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto r = fetch(srv, "HEAD /app.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     CHECK(r.status == 200);
     CHECK(r.field("content-length") == "14");
     CHECK(r.body.empty());
@@ -1144,7 +1155,7 @@ TEST_CASE("user routes: exact and prefix paths, 405 with Allow, 404") {
   CHECK(get(srv, "/api/").status == 200);
 
   SUBCASE("a method no route takes is 405, and Allow lists the ones they do") {
-    const auto r = fetch(srv, "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto r = fetch(srv, "DELETE /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     CHECK(r.status == 405);
     const std::string allow = r.field("allow").value_or("");
     CHECK(allow.find("GET") != std::string::npos);
@@ -1207,15 +1218,21 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
 
   SUBCASE("malformed requests: 400") {
     for (const char* raw :
-         {"NONSENSE\r\n\r\n", "GET /\r\n\r\n", "GET / HTTP/1.1\r\nno colon\r\n\r\n",
-          "GET / HTTP/1.1\r\nX: folded\r\n continued\r\n\r\n", "GET /%zz HTTP/1.1\r\n\r\n",
-          "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nName : x\r\n\r\n",
-          "GET / HTTP/1.1\r\nX: a\nb\r\n\r\n",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 5\r\n\r\nzzzzz",
-          "POST /publish/w HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+         {"NONSENSE\r\n\r\n", "GET /\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: folded\r\n continued\r\n\r\n",
+          "GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Name: x\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nName : x\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: a\nb\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 12abc\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+          "99999999999999999999\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: "
+          "5\r\n\r\nzzzzz",
+          "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: "
+          "chunked\r\n\r\n"}) {
       CAPTURE(raw);
       answered(raw, 400);
     }
@@ -1229,9 +1246,11 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
   SUBCASE("wrong method on an event stream: 405 with Allow") {
     // "get" is a method too (a token, case-sensitive): one this route
     // does not take.
-    for (const char* raw : {"DELETE /events/w HTTP/1.1\r\n\r\n", "get /events/w HTTP/1.1\r\n\r\n",
-                            "POST /events/w HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-                            "HEAD /events/w HTTP/1.1\r\n\r\n"}) {
+    for (const char* raw :
+         {"DELETE /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+          "get /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+          "POST /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+          "HEAD /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}) {
       CAPTURE(raw);
       const auto r = fetch(srv, raw);
       CHECK(r.status == 405);
@@ -1240,11 +1259,13 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
     }
   }
   SUBCASE("a head over the limit: 431") {
-    answered("GET /events/w HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n", 431);
+    answered("GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(4000, 'a') +
+                 "\r\n\r\n",
+             431);
     // Never ending: the limit applies before the blank line arrives.
-    answered("GET /events/w HTTP/1.1\r\nX-Big: " + std::string(4000, 'a'), 431);
+    answered("GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(4000, 'a'), 431);
     answered(
-        "GET /events/w HTTP/1.1\r\n" + std::string(200, 'x') + ": 1\r\n" +
+        "GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n" + std::string(200, 'x') + ": 1\r\n" +
             [] {
               std::string many;
               for (int i = 0; i < 300; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
@@ -1254,20 +1275,58 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
         431);
   }
   SUBCASE("a body over the limit: 413, nothing published") {
-    answered("POST /publish/w HTTP/1.1\r\nContent-Length: 1025\r\n\r\n" + std::string(1025, 'b'),
+    answered("POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1025\r\n\r\n" +
+                 std::string(1025, 'b'),
              413);
-    answered("POST /publish/w HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n", 413);
+    answered("POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n",
+             413);
     CHECK(srv->hub().stats().published == published);
   }
-  SUBCASE("a chunked (Transfer-Encoding) body: 411") {
+  SUBCASE("a chunked body is decoded and published, as nginx does; too large a one: 413") {
+    const auto r = fetch(srv,
+                         "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
+                         "chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\n\r\n");
+    CHECK(r.status == 200);
+    ++published;
+    REQUIRE(witness.wait_for_events(published));
+    CHECK(witness.events().back().data == "hello!");
+    std::string big =
+        "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) big += "200\r\n" + std::string(512, 'b') + "\r\n";
+    answered(big + "0\r\n\r\n", 413);
     answered(
-        "POST /publish/w HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-        411);
+        "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\n",
+        400);
     CHECK(srv->hub().stats().published == published);
+  }
+  SUBCASE("RFC 9112 section 3.2: no Host, two, or a malformed one: 400") {
+    for (const char* raw :
+         {"GET /events/w HTTP/1.1\r\n\r\n",
+          "GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n\r\n",
+          "GET /events/w HTTP/1.1\r\nHost: a b\r\n\r\n", "GET /events/w HTTP/1.1\r\nHost: \r\n\r\n",
+          "GET /events/w HTTP/1.1\r\nHost: u@127.0.0.1\r\n\r\n"}) {
+      CAPTURE(raw);
+      answered(raw, 400);
+    }
+  }
+  SUBCASE("a server on loopback answers no other host name (DNS rebinding): 421") {
+    for (const char* raw :
+         {"GET /events/w HTTP/1.1\r\nHost: evil.example:8080\r\nOrigin: "
+          "http://evil.example:8080\r\n\r\n",
+          "POST /publish/w HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 1\r\n\r\nz",
+          "GET http://evil.example/events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}) {
+      CAPTURE(raw);
+      answered(raw, 421);
+    }
+    CHECK(srv->hub().stats().published == published);
+  }
+  SUBCASE("an Origin of another scheme is cross-origin: 403") {
+    answered("GET /events/w HTTP/1.1\r\nHost: 127.0.0.1:80\r\nOrigin: https://127.0.0.1:80\r\n\r\n",
+             403);
   }
   SUBCASE("too slow to send the head (slowloris): 408") {
     connection slow(srv);
-    REQUIRE(slow.send_all("GET /events/w HTTP/1.1\r\nHost: x\r\n"));
+    REQUIRE(slow.send_all("GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
     REQUIRE(slow.read_to_end());
     const auto r = parse_response(slow.data());
     CHECK(r.status == 408);
@@ -1277,7 +1336,7 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
   SUBCASE("trickling a byte at a time does not extend the deadline: 408") {
     connection slow(srv);
     const std::string head =
-        "GET /events/w HTTP/1.1\r\nHost: trickle\r\nX-Padding: " + std::string(200, 'p');
+        "GET /events/w HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + std::string(200, 'p');
     std::size_t sent = 0;
     // One byte whenever 20 ms pass without an answer, as a slowloris does.
     while (!slow.ended() && sent < head.size()) {
@@ -1291,7 +1350,8 @@ TEST_CASE("bad input is answered as stated while a subscriber keeps receiving") 
   }
   SUBCASE("a body that never completes: 408, nothing published") {
     connection slow(srv);
-    REQUIRE(slow.send_all("POST /publish/w HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+    REQUIRE(slow.send_all(
+        "POST /publish/w HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\nabc"));
     REQUIRE(slow.read_to_end());
     CHECK(parse_response(slow.data()).status == 408);
     CHECK(srv->hub().stats().published == published);
@@ -1386,7 +1446,7 @@ TEST_CASE("a client that never reads is cut off as a slow consumer; the others k
   srv.warnings_expected = true;
   sse_client reader(srv, "/events/big");
   connection stalled(srv, client_options(4096));
-  REQUIRE(stalled.send_all("GET /events/big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(stalled.send_all("GET /events/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   REQUIRE(eventually([&] { return srv.subscribers() == 2; }));
 
   const std::string big(64 * 1024, 'x');
@@ -1462,7 +1522,7 @@ TEST_CASE("stop: a client that reads nothing cannot hold the server past stop_gr
   test_server srv(o);
   sse_client reader(srv, "/events/s");
   connection stalled(srv, client_options(4096));
-  REQUIRE(stalled.send_all("GET /events/s HTTP/1.1\r\n\r\n"));
+  REQUIRE(stalled.send_all("GET /events/s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   REQUIRE(eventually([&] { return srv.subscribers() == 2; }));
   const std::string big(64 * 1024, 's');
   for (int i = 0; i < 200; ++i) srv.publish("s", big);  // ~13 MB: more than the socket buffers hold
@@ -1530,7 +1590,7 @@ TEST_CASE("stop while clients connect and publishers publish") {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const sockaddr_in address = connection::loopback(port);
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-          static constexpr char request[] = "GET /events/x HTTP/1.1\r\n\r\n";
+          static constexpr char request[] = "GET /events/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
           (void)::send(fd, request, sizeof request - 1, MSG_NOSIGNAL);
           char buffer[256];
           (void)::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);

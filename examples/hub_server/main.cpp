@@ -45,6 +45,10 @@ Options:
   --cors ORIGIN         origin whose pages may subscribe and publish, with
                         cookies; repeatable; "*" allows any (default: none,
                         same-origin only)
+  --allowed-host NAME   a host name the server answers for (NAME, NAME:PORT,
+                        *.DOMAIN or *); repeatable; others get 421 (default:
+                        loopback names only when --host is a loopback
+                        address, else any)
   --static DIR          also serve the files in DIR
   --auth-cookie NAME=VALUE
                         /events/ and /publish/ require the cookie NAME with
@@ -103,6 +107,8 @@ command_line parse_command_line(int argc, char** argv) {
       o.threads = args.number<std::size_t>(0, 1024);
     } else if (args.is("--cors")) {
       o.cors_origins.push_back(args.value());
+    } else if (args.is("--allowed-host")) {
+      o.allowed_hosts.push_back(args.value());
     } else if (args.is("--static")) {
       o.static_root = args.value();
     } else if (args.is("--auth-cookie")) {

@@ -1,7 +1,8 @@
 // sse-cat: prints the events of a text/event-stream as JSON lines, one per
 // event a browser's EventSource would dispatch. The command line: wiring of
 // the input (file_input and chunked_feed for files, url_input for URLs) to
-// the output (json_printer), plus the messages and exit codes.
+// the output (json_printer), plus the messages (all through
+// terminal_escape's print_message) and exit codes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "chunked_feed.hpp"
 #include "file_input.hpp"
 #include "json_printer.hpp"
+#include "terminal_escape.hpp"
 #include "url_input.hpp"
 
 namespace {
@@ -62,6 +64,11 @@ quietly), when a limit is exceeded, and on SIGINT (Ctrl-C) or SIGTERM.
 Connection states and errors go to standard error, one line each:
   sse-cat: connected to http://localhost:8080/events
   sse-cat: reconnecting in 3000 ms: the server closed the event stream: ...
+Messages on standard error show what a terminal could take as a command as
+\xHH, one escape per byte: control characters (tab and newline too), DEL,
+C1 controls (U+0080..U+009F) and malformed UTF-8; a backslash shows as \\.
+They may quote the server (a Content-Type, a redirect's URL) or the command
+line; the JSON lines on standard output are as described above.
 
 Options:
   --chunk N           FILE only: feed the parser exactly N bytes at a time
@@ -139,7 +146,8 @@ struct command_line {
 };
 
 void usage_error(const std::string& what) {
-  std::fprintf(stderr, "sse-cat: %s\nTry 'sse-cat --help' for more information.\n", what.c_str());
+  sse_cat::print_message(what);
+  std::fputs("Try 'sse-cat --help' for more information.\n", stderr);
 }
 
 // A byte count: decimal digits only, no sign, within std::size_t.
@@ -376,8 +384,7 @@ int run_url(const command_line& cl) {
     // later with a certificate error that hides the cause.
     sse_cat::file_input ca;
     if (const std::error_code ec = ca.open(cl.ca_file)) {
-      std::fprintf(stderr, "sse-cat: cannot read --cacert '%s': %s\n", cl.ca_file.c_str(),
-                   ec.message().c_str());
+      sse_cat::print_message("cannot read --cacert '" + cl.ca_file + "': " + ec.message());
       return exit_failure;
     }
     options.ca_file = cl.ca_file;
@@ -392,8 +399,8 @@ int run_url(const command_line& cl) {
     case sse_cat::url_outcome::failed:
       return exit_failure;
     case sse_cat::url_outcome::output_failed:
-      std::fprintf(stderr, "sse-cat: cannot write to standard output: %s\n",
-                   std::strerror(printer.write_error()));
+      sse_cat::print_message(std::string("cannot write to standard output: ") +
+                             std::strerror(printer.write_error()));
       return exit_failure;
   }
   return exit_failure;
@@ -404,7 +411,7 @@ int run_file(const command_line& cl) {
   const std::string name = cl.path == "-" ? std::string("standard input") : "'" + cl.path + "'";
   if (cl.path != "-") {
     if (const std::error_code ec = input.open(cl.path)) {
-      std::fprintf(stderr, "sse-cat: cannot open %s: %s\n", name.c_str(), ec.message().c_str());
+      sse_cat::print_message("cannot open " + name + ": " + ec.message());
       return exit_failure;
     }
   }
@@ -425,18 +432,17 @@ int run_file(const command_line& cl) {
   }
 
   if (printer.write_error()) {
-    std::fprintf(stderr, "sse-cat: cannot write to standard output: %s\n",
-                 std::strerror(printer.write_error()));
+    sse_cat::print_message(std::string("cannot write to standard output: ") +
+                           std::strerror(printer.write_error()));
     return exit_failure;
   }
   if (!parsed) {
-    std::fprintf(stderr, "sse-cat: %s %s\n", describe_parser_error(feed.error(), cl).c_str(),
-                 describe_position(feed.failed_begin(), feed.failed_end(), name).c_str());
+    sse_cat::print_message(describe_parser_error(feed.error(), cl) + " " +
+                           describe_position(feed.failed_begin(), feed.failed_end(), name));
     return exit_failure;
   }
   if (read_error) {
-    std::fprintf(stderr, "sse-cat: cannot read %s: %s\n", name.c_str(),
-                 read_error.message().c_str());
+    sse_cat::print_message("cannot read " + name + ": " + read_error.message());
     return exit_failure;
   }
   return exit_ok;

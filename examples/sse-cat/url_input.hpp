@@ -1,15 +1,15 @@
 // sse-cat's input side for URLs: an ssepp::asio::event_source on an
 // io_context of its own, its events (and, when asked, comments and retry
 // fields) handed to the json_printer, its state changes and errors written
-// to standard error one line each, and SIGINT/SIGTERM closing it so that
-// sse-cat exits normally, its output complete. Part of the sse-cat example.
+// to standard error one line each (escaped: they quote the server's URLs and
+// fields), and SIGINT/SIGTERM closing it so that sse-cat exits normally, its
+// output complete. Part of the sse-cat example.
 #pragma once
 
 #include <asio.hpp>
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +21,7 @@
 #include <ssepp/event.hpp>
 
 #include "json_printer.hpp"
+#include "terminal_escape.hpp"
 
 namespace sse_cat {
 
@@ -133,7 +134,7 @@ class url_input {
     source_->close();
   }
 
-  static void say(const std::string& line) { std::fprintf(stderr, "sse-cat: %s\n", line.c_str()); }
+  static void say(const std::string& line) { print_message(line); }
 
   std::string url_;
   ssepp::asio::client_options options_;

@@ -11,6 +11,7 @@
 #include "http/fields.hpp"
 #include "http/format.hpp"
 #include "http/framing.hpp"
+#include "http/host.hpp"
 #include "http/head.hpp"
 #include "http/message.hpp"
 #include "http/request_decision.hpp"

@@ -29,6 +29,7 @@
 #include <variant>
 #include <vector>
 
+#include "../http/chunked.hpp"
 #include "../http/format.hpp"
 #include "../http/framing.hpp"
 #include "../http/head.hpp"
@@ -77,6 +78,14 @@ struct server_options {
   /// origin is echoed, since credentials forbid a literal "*"). Requests from
   /// an origin not listed are answered 403.
   std::vector<std::string> cors_origins;
+  /// Host names the server answers for: "example.com" (any port),
+  /// "example.com:8443", "*.example.com", "*" for any. Requests for another
+  /// host are answered 421. Empty (the default): any host, except when
+  /// `host` is a loopback address, where only loopback names (localhost,
+  /// *.localhost, 127.x.y.z, [::1]) are answered, so that a page on
+  /// another site cannot reach the server through a name of its own that
+  /// resolves to 127.0.0.1 (DNS rebinding) and read it as same-origin.
+  std::vector<std::string> allowed_hosts;
   /// SSE endpoint: GET <prefix><channel>. Empty disables it.
   std::string events_prefix = "/events/";
   /// Publish endpoint: POST <prefix><channel>?event=TYPE&id=ID with the body
@@ -318,6 +327,11 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   }
 
   void reply(response r) {
+    if (continue_pending_) {
+      // One write at a time: the 100 Continue goes first (see expect_body).
+      deferred_reply_ = std::move(r);
+      return;
+    }
     request_done_ = true;
     if (timer_) timer_->cancel();
     // RFC 9110 sections 8.6 and 15.3.5: a 204 (the CORS preflight's answer)
@@ -381,7 +395,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
 
   void on_input() {
     const auto& opts = server_.options_;
-    if (head_size_ == 0) {
+    if (!head_done_) {
       std::size_t head_size = 0;
       std::string_view why;
       const http::head_limits limits{opts.max_header_bytes, 100};
@@ -399,30 +413,83 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
         case http::head_result::complete:
           break;
       }
-      head_size_ = head_size;
+      head_done_ = true;
+      in_.erase(0, head_size);
       const http::framing body = http::request_framing(*request_);
       switch (body.kind) {
         case http::body_kind::error:
           return reply_error(body.status, std::string(body.error) + "\n");
         case http::body_kind::chunked:
-          return reply_error(
-              411, "send the body with Content-Length (chunked request bodies are not accepted)\n");
+          chunked_ = std::make_unique<http::chunked_decoder>();
+          break;
         case http::body_kind::content_length:
-          if (body.length > opts.max_body_bytes)
-            return reply_error(413, "request body larger than " +
-                                        std::to_string(opts.max_body_bytes) + " bytes\n");
+          if (body.length > opts.max_body_bytes) return body_too_large();
           body_size_ = static_cast<std::size_t>(body.length);
           break;
         case http::body_kind::none:
         case http::body_kind::until_close:
           break;
       }
+      if (in_.empty() && (chunked_ || body_size_ > 0) && expects_continue()) return send_continue();
     }
-    if (in_.size() - head_size_ < body_size_) return read_request();
-    request_->body = in_.substr(head_size_, body_size_);
+    if (chunked_) return on_chunked_input();
+    if (in_.size() < body_size_) return read_request();
+    in_.resize(body_size_);  // a pipelined request after it is not read
+    request_->body = std::move(in_);
+    in_ = std::string();
+    server_.handle(this->shared_from_this(), *request_);
+  }
+
+  // A chunked body (RFC 9112 section 7.1), decoded as it arrives: only the
+  // decoded body is kept, within max_body_bytes.
+  void on_chunked_input() {
+    const std::size_t limit = server_.options_.max_body_bytes;
+    bool too_large = false;
+    const auto result = chunked_->feed(in_, [&](std::string_view piece) {
+      if (too_large || request_->body.size() + piece.size() > limit)
+        too_large = true;
+      else
+        request_->body.append(piece);
+    });
     in_.clear();
+    if (too_large) return body_too_large();
+    if (result == http::chunked_decoder::result::malformed)
+      return reply_error(400, "malformed chunked request body\n");
+    if (result == http::chunked_decoder::result::more) return read_request();
+    chunked_.reset();
     in_.shrink_to_fit();
     server_.handle(this->shared_from_this(), *request_);
+  }
+
+  void body_too_large() {
+    reply_error(413, "request body larger than " + std::to_string(server_.options_.max_body_bytes) +
+                         " bytes\n");
+  }
+
+  // RFC 9110 section 10.1.1: a client that sent "Expect: 100-continue"
+  // waits for an interim 100 before it sends the body (curl waits 1 s,
+  // others until their timeout). Other expectations are ignored, as nginx
+  // does.
+  bool expects_continue() const {
+    const auto expect = request_->header("expect");
+    return expect && request_->version_minor >= 1 && http::detail::iequals(*expect, "100-continue");
+  }
+
+  void send_continue() {
+    continue_pending_ = true;
+    out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto self = this->shared_from_this();
+    net::async_write(*stream_, net::buffer(out_),
+                     net::bind_executor(strand_, [self](error_code ec, std::size_t) {
+                       self->continue_pending_ = false;
+                       if (self->deferred_reply_) {
+                         auto r = std::move(*self->deferred_reply_);
+                         self->deferred_reply_.reset();
+                         return self->reply(std::move(r));
+                       }
+                       if (ec) return self->close_quietly();
+                       self->read_request();
+                     }));
   }
 
   void close_quietly() {
@@ -440,8 +507,11 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   std::string out_;
   std::unique_ptr<request> request_ = std::make_unique<request>();
   std::shared_ptr<std::atomic<std::size_t>> slot_;
-  std::size_t head_size_ = 0;
+  std::unique_ptr<http::chunked_decoder> chunked_;  // while reading a chunked body
+  std::optional<response> deferred_reply_;          // waits for the 100 Continue
   std::size_t body_size_ = 0;
+  bool head_done_ = false;
+  bool continue_pending_ = false;  // the 100 Continue is being written
   bool request_done_ = false;
 };
 
@@ -459,6 +529,9 @@ basic_server<Stream>::basic_server(server_options options, stream_factory make_s
     if (!make_stream_)
       make_stream_ = [](net::ip::tcp::socket&& socket) { return Stream(std::move(socket)); };
   }
+  rules_.hosts.allowed_hosts = options_.allowed_hosts;
+  rules_.hosts.loopback_only = http::is_loopback_host(options_.host);
+  rules_.scheme = detail::has_server_handshake<Stream>::value ? "https" : "http";
   rules_.cors_origins = options_.cors_origins;
   rules_.authorize = options_.authorize;
   if (!options_.events_prefix.empty()) {

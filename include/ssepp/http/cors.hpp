@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "detail/chars.hpp"
+#include "host.hpp"
 #include "message.hpp"
 
 namespace ssepp::http {
@@ -30,13 +31,19 @@ struct cors_decision {
   response answer;
 };
 
-/// Decides CORS for `req` against `allowed_origins` (exact origins such as
+/// Decides CORS for `req`, which reached the server over `scheme` ("http"
+/// or "https"), against `allowed_origins` (exact origins such as
 /// "https://app.example", or "*" for any).
 ///
 /// - A request without Origin is not cross-origin (EventSource, curl and
-///   same-origin GETs send none), nor is one whose Origin's host and port
-///   equal the Host field: browsers send Origin on same-origin POSTs too, and
-///   a page the server itself serves must always be able to call it.
+///   same-origin GETs send none), nor is one whose Origin is the server's
+///   own: the same scheme, and the host and port of the request (the
+///   absolute-form target's, else Host; see is_own_origin). Browsers send
+///   Origin on same-origin POSTs too, and a page the server itself serves
+///   must always be able to call it. The scheme counts: a page from
+///   https://host must not pass for one from http://host. (A name that
+///   only resolves to this server, as in DNS rebinding, is refused before:
+///   check_host.)
 /// - A listed origin is echoed in Access-Control-Allow-Origin with
 ///   Access-Control-Allow-Credentials: true, because EventSource's
 ///   `withCredentials` (cookie auth, the usual case) forbids a literal "*";
@@ -46,15 +53,13 @@ struct cors_decision {
 ///
 /// Complexity: linear in the number of allowed origins.
 inline cors_decision decide_cors(const request& req,
-                                 const std::vector<std::string>& allowed_origins) {
+                                 const std::vector<std::string>& allowed_origins,
+                                 std::string_view scheme = "http") {
   cors_decision d;
   const auto origin = req.header("origin");
   if (!origin) return d;
-  const auto host = req.header("host");
-  const std::size_t scheme_end = origin->find("://");
-  if (host && scheme_end != std::string_view::npos &&
-      detail::iequals(origin->substr(scheme_end + 3), *host))
-    return d;
+  const auto authority = request_authority(req);
+  if (authority && is_own_origin(*origin, scheme, *authority)) return d;
   const bool listed = std::any_of(allowed_origins.begin(), allowed_origins.end(),
                                   [&](const std::string& o) { return o == "*" || o == *origin; });
   if (!listed) {

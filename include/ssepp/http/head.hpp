@@ -322,6 +322,19 @@ inline head_result parse_request_head(std::string_view buffer, const head_limits
                                       std::string_view& why) {
   why = {};
   head_result r = head_result::incomplete;
+  // RFC 9112 section 2.2: empty lines before the request line are ignored
+  // (left over from a client's previous request body); nginx skips any
+  // number, within its head limit, and so does this.
+  std::size_t skipped = 0;
+  while (skipped < buffer.size() && (buffer[skipped] == '\n' || buffer[skipped] == '\r')) {
+    if (buffer[skipped] == '\r' && skipped + 1 < buffer.size() && buffer[skipped + 1] != '\n')
+      break;  // a stray CR: the request line's problem
+    ++skipped;
+  }
+  if (skipped > limits.max_head_bytes)
+    return detail::fail(why, head_result::too_large, "empty lines past the head size limit");
+  if (skipped == buffer.size()) return head_result::incomplete;
+  buffer.remove_prefix(skipped);
   const std::size_t size = detail::locate_head(buffer, limits, r, why);
   if (size == 0) return r;
   head = request_head{};
@@ -333,7 +346,7 @@ inline head_result parse_request_head(std::string_view buffer, const head_limits
   r = detail::parse_request_line(line, head, why);
   if (r != head_result::complete) return r;
   r = detail::parse_field_lines(lines, limits, head.fields, why);
-  if (r == head_result::complete) head_size = size;
+  if (r == head_result::complete) head_size = skipped + size;
   return r;
 }
 

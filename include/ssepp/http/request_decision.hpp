@@ -13,6 +13,7 @@
 #include "cors.hpp"
 #include "event_stream.hpp"
 #include "format.hpp"
+#include "host.hpp"
 #include "message.hpp"
 
 namespace ssepp::http {
@@ -37,6 +38,10 @@ struct event_route {
 
 /// The rules a server decides by.
 struct server_rules {
+  /// The host names the server answers for (see check_host).
+  host_rules hosts;
+  /// How requests reach the server: "http" or "https" (for decide_cors).
+  std::string scheme = "http";
   /// Origins allowed cross-origin (see decide_cors); "*" for any.
   std::vector<std::string> cors_origins;
   /// Sees every request but preflights; may be empty.
@@ -65,6 +70,8 @@ using request_decision = std::variant<response, stream_plan, route_request>;
 
 /// Decides what a server does with `req`, in this order:
 ///
+/// 0. the host (check_host): 400 for a missing, repeated or malformed Host,
+///    421 for a host `rules.hosts` does not allow;
 /// 1. CORS (decide_cors): an origin not allowed gets 403, whatever else
 ///    the request is, so a refused page learns nothing;
 /// 2. OPTIONS: the preflight answer (204), before authorization, because
@@ -79,7 +86,8 @@ using request_decision = std::variant<response, stream_plan, route_request>;
 /// The hook and the mappers are called at most once each; nothing else is
 /// done but computing the answer.
 inline request_decision decide_request(const request& req, const server_rules& rules) {
-  const cors_decision cors = decide_cors(req, rules.cors_origins);
+  if (auto refused = check_host(req, rules.hosts)) return std::move(*refused);
+  const cors_decision cors = decide_cors(req, rules.cors_origins, rules.scheme);
   if (cors.result == cors_result::refused) return cors.answer;
   if (req.method == "OPTIONS") return preflight_answer(req, cors.fields);
   if (rules.authorize) {
