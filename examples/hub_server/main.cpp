@@ -69,6 +69,8 @@ Options:
   --queue-events N      events queued per slow subscriber at most (default 1024)
   --queue-bytes N       bytes queued per slow subscriber at most
                         (default 1048576)
+  --send-buffer-bytes N bytes the kernel may hold unsent per stream; 0: the
+                        kernel's own tuning (default 65536)
   --overflow POLICY     when a subscriber's queue is full: disconnect (it
                         reconnects and replays from history) or drop-oldest
                         (default disconnect)
@@ -136,6 +138,8 @@ command_line parse_command_line(int argc, char** argv) {
       o.hub.max_queued_events = args.number<std::size_t>(1);
     } else if (args.is("--queue-bytes")) {
       o.hub.max_queued_bytes = args.number<std::size_t>(1);
+    } else if (args.is("--send-buffer-bytes")) {
+      o.send_buffer_bytes = args.number<std::size_t>();
     } else if (args.is("--overflow")) {
       const std::string policy = args.value();
       if (policy == "disconnect") {

@@ -6,6 +6,7 @@
 
 #include "net.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -53,6 +54,15 @@ struct event_stream_options {
   /// none). They are read and dropped, never stored; past this many the
   /// stream ends as peer_gone with std::errc::message_size. 0: no limit.
   std::size_t max_client_bytes = 64 * 1024;
+  /// Bytes the kernel may hold unsent for this stream (TCP only). A reader
+  /// that stalls costs the hub's queue bound (hub_options::max_queued_bytes)
+  /// plus this, and no more: left alone, Linux grows a socket's send buffer
+  /// to megabytes (tcp_wmem) outside any bound ssepp sets. SO_SNDBUF is set
+  /// to half of it, since Linux doubles what it is given for bookkeeping.
+  /// 0 leaves the kernel's own tuning. Throughput to one client is then at
+  /// most this per round trip (64 KiB over 50 ms: 10 Mbit/s), plenty for
+  /// events; raise it for bulk streams over long links.
+  std::size_t send_buffer_bytes = 64 * 1024;
 };
 
 namespace detail {
@@ -176,7 +186,8 @@ class event_stream_connection final
       : stream_(std::move(stream)),
         strand_(std::move(strand)),
         on_close_(std::move(options.on_close)),
-        max_client_bytes_(options.max_client_bytes) {}
+        max_client_bytes_(options.max_client_bytes),
+        send_buffer_bytes_(options.send_buffer_bytes) {}
 
   event_stream start(hub_type& hub, const std::vector<std::string>& channels,
                      event_stream_options& options) {
@@ -209,7 +220,7 @@ class event_stream_connection final
       net::post(strand_, [self] { self->finish(close_reason::hub_closed, {}); });
     } else {
       net::dispatch(strand_, [self, transport]() mutable {
-        self->no_delay();
+        self->tune_socket();
         transport.send_preamble();
         self->watch();
       });
@@ -236,13 +247,19 @@ class event_stream_connection final
   }
 
   // Nagle's algorithm would hold a small event back until the client ACKs
-  // the previous one (up to its delayed-ACK time, ~40 ms). Not a TCP socket
-  // (a local one): the option fails, harmlessly.
-  void no_delay() {
+  // the previous one (up to its delayed-ACK time, ~40 ms); the send buffer
+  // is capped (see event_stream_options::send_buffer_bytes). Not a TCP
+  // socket (a local one): the options fail, harmlessly.
+  void tune_socket() {
     using socket_type = std::remove_reference_t<decltype(socket_of(*stream_))>;
     if constexpr (has_async_wait<socket_type>::value) {
       error_code ignored;
-      socket_of(*stream_).set_option(net::ip::tcp::no_delay(true), ignored);
+      auto& socket = socket_of(*stream_);
+      socket.set_option(net::ip::tcp::no_delay(true), ignored);
+      if (send_buffer_bytes_ != 0) {
+        const auto half = static_cast<int>(std::min<std::size_t>(send_buffer_bytes_ / 2, 1 << 30));
+        socket.set_option(net::socket_base::send_buffer_size(half), ignored);
+      }
     }
   }
 
@@ -310,6 +327,7 @@ class event_stream_connection final
   std::unique_ptr<std::array<char, 256>> read_buffer_;  // only through a layer (TLS)
   std::size_t client_bytes_ = 0;
   std::size_t max_client_bytes_;
+  std::size_t send_buffer_bytes_;
 };
 }  // namespace detail
 

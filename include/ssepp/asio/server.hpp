@@ -99,6 +99,11 @@ struct server_options {
   /// Receives log lines; none are printed without it.
   std::function<void(log_level, std::string_view)> log;
   hub_options hub;
+  /// Bytes the kernel may hold unsent per event stream, so that a reader
+  /// that stalls costs hub.max_queued_bytes plus this at most (see
+  /// event_stream_options::send_buffer_bytes); 0: the kernel's own tuning,
+  /// which holds megabytes.
+  std::size_t send_buffer_bytes = 64 * 1024;
   /// Sent to every subscriber by `stop()` before the stream closes.
   std::optional<ssepp::event> last_word;
 };
@@ -365,6 +370,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     o.fields = std::move(plan.fields);
     o.last_event_id = std::move(plan.last_event_id);
     o.strand = strand_;
+    o.send_buffer_bytes = server_.options_.send_buffer_bytes;
     o.on_close = [&srv = server_, slot = std::move(slot_)](close_reason why, std::error_code e) {
       srv.log(why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
               why == close_reason::slow_consumer ? "closing a subscriber that reads too slowly"
