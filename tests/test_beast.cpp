@@ -296,13 +296,13 @@ TEST_CASE("ssepp's own server runs on Beast's tcp_stream too (basic_server<tcp_s
   ssepp::asio::basic_server<beast::tcp_stream> server(o);
   server.start();
   client c(server.port());
-  REQUIRE(c.send_all("GET /events/news HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(c.send_all("GET /events/news HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   REQUIRE(c.read_until_contains("\r\n\r\n"));
   CHECK(c.data().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   REQUIRE(eventually([&] { return server.hub().stats().subscribers == 1; }));
   client publisher(server.port());
   REQUIRE(publisher.send_all(
-      "POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+      "POST /publish/news HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"));
   REQUIRE(publisher.read_to_end());
   CHECK(publisher.data().find("\r\n\r\nb-1") != std::string::npos);
   REQUIRE(c.read_until_contains("data: hello\n\n"));

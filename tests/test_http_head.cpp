@@ -217,8 +217,14 @@ TEST_CASE("RFC 9112 section 2.2: empty lines before the request line are skipped
   REQUIRE(ssepp::http::parse_request_head("\r\nGET / HTTP/1.1\r\n\r\nbody", {}, head, size) ==
           complete);
   CHECK(size == 20);  // the skipped line counts as consumed
-  // a stray CR is no empty line
+  // a stray CR is no empty line, wherever the bytes are split (a CR at the
+  // end of what has arrived is judged once the next byte comes: fuzz_request_head)
   CHECK(request_result("\rGET / HTTP/1.1\r\n\r\n") == malformed);
+  CHECK(request_result("\r\n\r\n\rX\n\n", max_head_bytes(8)) == malformed);
+  CHECK(request_result("\r\n\r\n\rX\n\n", max_head_bytes(4)) == too_large);
+  // the empty lines count toward the head's limit
+  CHECK(request_result("\r\n\r\nGET / HTTP/1.1\r\n\r\n", max_head_bytes(20)) == too_large);
+  CHECK(request_result("\r\n\r\nGET / HTTP/1.1\r\n\r\n", max_head_bytes(22)) == complete);
   // endless empty lines hit the head limit
   CHECK(request_result(std::string(17 * 1024, '\n')) == too_large);
 }

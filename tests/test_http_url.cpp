@@ -114,6 +114,14 @@ TEST_CASE("parse_url: IPv6 literals") {
     CHECK(parsed("http://[::1]:99999/") == "none");
     CHECK(parsed("http://[]/") == "none");
   }
+  SUBCASE("brackets and colons only in an IP literal (str() must parse again)") {
+    // found by fuzz_url: "[x" and "a]:b" were taken as hosts
+    CHECK(parsed("http://[[x]/") == "none");
+    CHECK(parsed("http://[::1%zz]/") == "none");
+    CHECK(parsed("http://a]:b:80/") == "none");
+    CHECK(parsed("http://a[b/") == "none");
+    CHECK(parsed("http://a:b:80/") == "none");
+  }
 }
 
 TEST_CASE("parse_url: Host header and str()") {

@@ -70,7 +70,7 @@ Options:
   --queue-bytes N       bytes queued per slow subscriber at most
                         (default 1048576)
   --send-buffer-bytes N bytes the kernel may hold unsent per stream; 0: the
-                        kernel's own tuning (default 65536)
+                        kernel's own tuning (default 262144)
   --overflow POLICY     when a subscriber's queue is full: disconnect (it
                         reconnects and replays from history) or drop-oldest
                         (default disconnect)

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
-# SECONDS seconds with the dictionary, on a working copy of its seed corpus
+# SECONDS seconds with its dictionary (fuzz.dict for the event-stream
+# targets, http.dict for the HTTP ones), on a working copy of its seed corpus
 # in tests/fuzz/corpus-work/ (gitignored; new inputs accumulate there).
 # Exits nonzero when the build fails or any fuzzer finds a crash; crashing
 # inputs are saved in tests/fuzz/corpus-work/<target>-artifacts/.
 #
 # usage: tests/fuzz/run.sh SECONDS [build-dir]     (default build-dir: build-fuzz)
-# Environment: SSEPP_FUZZ_CXX, the compiler (default clang++). The fuzzers run side by side.
+# Environment: SSEPP_FUZZ_CXX, the compiler (default clang++). The fuzzers run
+# side by side, so the wall time stays about SECONDS however many there are.
+# fuzz_server is built and run when CMake finds standalone Asio.
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -21,7 +24,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${2:-$root/build-fuzz}
 work=$here/corpus-work
-targets="fuzz_parser fuzz_round_trip"
 
 cmake -S "$root" -B "$build" \
   -DCMAKE_CXX_COMPILER="${SSEPP_FUZZ_CXX:-clang++}" \
@@ -29,6 +31,8 @@ cmake -S "$root" -B "$build" \
   -DSSEPP_BUILD_FUZZERS=ON \
   -DSSEPP_BUILD_TESTS=OFF -DSSEPP_BUILD_EXAMPLES=OFF -DSSEPP_BUILD_BENCH=OFF \
   -DSSEPP_WERROR=ON
+# The targets this build has (fuzz_server only with Asio), as CMake wrote them.
+targets=$(cat "$build/tests/fuzz/libfuzzer/targets.txt")
 # shellcheck disable=SC2086 # $targets is a word list on purpose
 cmake --build "$build" --parallel --target $targets
 
@@ -41,11 +45,15 @@ for target in $targets; do
   rm -rf "$artifacts"
   mkdir -p "$artifacts"
   cp "$here/corpus/$target"/* "$corpus"/
+  case $target in
+    fuzz_parser | fuzz_round_trip) dict=$here/fuzz.dict ;;
+    *) dict=$here/http.dict ;;
+  esac
   echo "== $target: ${seconds}s, log in $work/$target.log"
   # The targets run side by side; each gets the full time.
   "$build/tests/fuzz/libfuzzer/$target" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
-    -dict="$here/fuzz.dict" -artifact_prefix="$artifacts/" -print_final_stats=1 \
+    -dict="$dict" -artifact_prefix="$artifacts/" -print_final_stats=1 \
     "$corpus" >"$work/$target.log" 2>&1 &
   pids="$pids $!:$target"
 done

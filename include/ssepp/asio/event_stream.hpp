@@ -60,9 +60,11 @@ struct event_stream_options {
   /// to megabytes (tcp_wmem) outside any bound ssepp sets. SO_SNDBUF is set
   /// to half of it, since Linux doubles what it is given for bookkeeping.
   /// 0 leaves the kernel's own tuning. Throughput to one client is then at
-  /// most this per round trip (64 KiB over 50 ms: 10 Mbit/s), plenty for
-  /// events; raise it for bulk streams over long links.
-  std::size_t send_buffer_bytes = 64 * 1024;
+  /// most this per round trip (256 KiB over 50 ms: 40 Mbit/s). Not much
+  /// less: the buffer must hold several segments, or every segment waits
+  /// for the receiver's delayed ACK (on loopback, whose segments are 64 KiB,
+  /// 64 KiB here gave 2 MB/s).
+  std::size_t send_buffer_bytes = 256 * 1024;
 };
 
 namespace detail {

@@ -103,7 +103,7 @@ struct server_options {
   /// that stalls costs hub.max_queued_bytes plus this at most (see
   /// event_stream_options::send_buffer_bytes); 0: the kernel's own tuning,
   /// which holds megabytes.
-  std::size_t send_buffer_bytes = 64 * 1024;
+  std::size_t send_buffer_bytes = 256 * 1024;
   /// Sent to every subscriber by `stop()` before the stream closes.
   std::optional<ssepp::event> last_word;
 };

@@ -95,8 +95,8 @@ struct response_head {
 /// request). A CR anywhere else is malformed. Field lines: the name a token
 /// with no whitespace before the colon, no obs-fold (a line starting with
 /// whitespace), and no NUL in the value; the value loses surrounding
-/// spaces and tabs. An empty first line is malformed (no leading blank
-/// lines are skipped).
+/// spaces and tabs. Empty lines before the request line are skipped (RFC
+/// 9112 section 2.2, as nginx does); they count toward max_head_bytes.
 ///
 /// @param buffer     the bytes received so far; may hold more than the head.
 /// @param limits     bounds; `too_large` as soon as `buffer` holds more than
@@ -325,17 +325,29 @@ inline head_result parse_request_head(std::string_view buffer, const head_limits
   // RFC 9112 section 2.2: empty lines before the request line are ignored
   // (left over from a client's previous request body); nginx skips any
   // number, within its head limit, and so does this.
+  // Only whole line ends are skipped, so the answer never depends on where
+  // the bytes were split: a CR at the end may be a line end or a stray CR.
   std::size_t skipped = 0;
-  while (skipped < buffer.size() && (buffer[skipped] == '\n' || buffer[skipped] == '\r')) {
-    if (buffer[skipped] == '\r' && skipped + 1 < buffer.size() && buffer[skipped + 1] != '\n')
-      break;  // a stray CR: the request line's problem
-    ++skipped;
+  bool pending_cr = false;
+  while (skipped < buffer.size()) {
+    if (buffer[skipped] == '\n') {
+      ++skipped;
+    } else if (buffer[skipped] == '\r' && skipped + 1 == buffer.size()) {
+      pending_cr = true;
+      break;
+    } else if (buffer[skipped] == '\r' && buffer[skipped + 1] == '\n') {
+      skipped += 2;
+    } else {
+      break;  // the request line, or a stray CR that makes it malformed
+    }
   }
   if (skipped > limits.max_head_bytes)
     return detail::fail(why, head_result::too_large, "empty lines past the head size limit");
-  if (skipped == buffer.size()) return head_result::incomplete;
+  if (pending_cr || skipped == buffer.size()) return head_result::incomplete;
   buffer.remove_prefix(skipped);
-  const std::size_t size = detail::locate_head(buffer, limits, r, why);
+  head_limits rest_limits = limits;
+  rest_limits.max_head_bytes -= skipped;
+  const std::size_t size = detail::locate_head(buffer, rest_limits, r, why);
   if (size == 0) return r;
   head = request_head{};
   detail::line_reader lines(buffer.substr(0, size));

@@ -3,6 +3,7 @@
 // percent-decoding, and query parameters. No I/O.
 #pragma once
 
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -139,6 +140,10 @@ inline std::optional<url> parse_url(std::string_view s) {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     u.host = std::string(authority.substr(1, close - 1));
+    // An IP literal (RFC 3986 3.2.2): hex digits, ':' and '.' only.
+    for (const char c : u.host)
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'))
+        return std::nullopt;
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return std::nullopt;
@@ -148,6 +153,9 @@ inline std::optional<url> parse_url(std::string_view s) {
     const std::size_t colon = authority.rfind(':');
     u.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+    // Brackets and colons belong to IP literals only: "a]:b" would be
+    // written back as "[a]:b]", which is no URL.
+    if (u.host.find_first_of("[]:") != std::string::npos) return std::nullopt;
   }
   if (u.host.empty()) return std::nullopt;
   if (port_text.empty()) {
