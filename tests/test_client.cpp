@@ -46,7 +46,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -63,6 +62,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "raw_head.hpp"
 
 #if !SSEPP_TEST_LOOPBACK
 #include <array>
@@ -231,27 +232,7 @@ void close_and_drain(client_loop& loop, std::shared_ptr<Client>& es) {
   CHECK(es.use_count() == 1);
 }
 
-// The value of header `name` (any case) in a raw request or response head.
-std::optional<std::string> header_value(std::string_view message, std::string_view name) {
-  const std::size_t head_end = message.find("\r\n\r\n");
-  std::string_view head = message.substr(0, head_end);
-  while (!head.empty()) {
-    const std::size_t eol = head.find("\r\n");
-    const std::string_view line = head.substr(0, eol);
-    head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 2);
-    const std::size_t colon = line.find(':');
-    if (colon != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < colon; ++i)
-      same = same && std::tolower(static_cast<unsigned char>(line[i])) ==
-                         std::tolower(static_cast<unsigned char>(name[i]));
-    if (!same) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    return std::string(value);
-  }
-  return std::nullopt;
-}
+using ssepp_test::header_value;
 
 std::string request_line(std::string_view request) {
   return std::string(request.substr(0, request.find("\r\n")));

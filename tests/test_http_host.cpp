@@ -8,22 +8,16 @@
 #include <string>
 #include <string_view>
 
-#include <ssepp/http/head.hpp>
+#include "http_request_text.hpp"
 
 namespace http = ssepp::http;
+using ssepp_test::request_from;
 
 namespace {
 
-http::request parse(std::string_view text) {
-  http::request req;
-  std::size_t size = 0;
-  REQUIRE(http::parse_request_head(text, {}, req, size) == http::head_result::complete);
-  return req;
-}
-
 // The status check_host answers with, 0 when it lets the request go on.
 int status_of(std::string_view text, const http::host_rules& rules = {}) {
-  const auto answer = http::check_host(parse(text), rules);
+  const auto answer = http::check_host(request_from(text), rules);
   return answer ? answer->status : 0;
 }
 
@@ -92,7 +86,8 @@ TEST_CASE("RFC 9112 section 3.2: HTTP/1.1 needs exactly one valid Host; HTTP/1.0
 }
 
 TEST_CASE("RFC 9112 section 3.2.2: an absolute-form target's authority is the request's host") {
-  const auto req = parse("GET http://a.example:81/x HTTP/1.1\r\nHost: ignored.example\r\n\r\n");
+  const auto req =
+      request_from("GET http://a.example:81/x HTTP/1.1\r\nHost: ignored.example\r\n\r\n");
   CHECK(http::request_authority(req) == std::optional<std::string_view>("a.example:81"));
   CHECK(status_of("GET http://127.0.0.1:81/x HTTP/1.1\r\nHost: evil.example\r\n\r\n", loopback()) ==
         0);
@@ -106,7 +101,7 @@ TEST_CASE("loopback_only: names that resolve elsewhere are answered 421 (DNS reb
   CHECK(status_of("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", loopback()) == 0);
   CHECK(status_of("GET / HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", loopback()) == 421);
   const auto answer =
-      http::check_host(parse("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"), loopback());
+      http::check_host(request_from("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"), loopback());
   REQUIRE(answer);
   CHECK(answer->body.find("evil.example") != std::string::npos);
   // without loopback_only and allowed_hosts: any well-formed host

@@ -7,26 +7,20 @@
 #include <string>
 #include <string_view>
 
-namespace http = ssepp::http;
+#include "http_request_text.hpp"
 
-namespace {
-http::request parse(std::string_view text) {
-  http::request req;
-  std::size_t size = 0;
-  REQUIRE(http::parse_request_head(text, {}, req, size) == http::head_result::complete);
-  return req;
-}
-}  // namespace
+namespace http = ssepp::http;
+using ssepp_test::request_from;
 
 TEST_CASE("header() finds the first field of a name, whatever its case") {
-  const auto req = parse("GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
+  const auto req = request_from("GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
   CHECK(req.header("x-a") == "1");
   CHECK(req.header("X-A") == "1");
   CHECK_FALSE(req.header("x-b"));
 }
 
 TEST_CASE("query_param() decodes the value, '+' as space, and refuses bad escapes") {
-  const auto req = parse("GET /p?event=menu+update&id=a%2Fb&bad=%zz&empty HTTP/1.1\r\n\r\n");
+  const auto req = request_from("GET /p?event=menu+update&id=a%2Fb&bad=%zz&empty HTTP/1.1\r\n\r\n");
   CHECK(req.query_param("event") == "menu update");
   CHECK(req.query_param("id") == "a/b");
   CHECK_FALSE(req.query_param("bad"));
@@ -35,7 +29,8 @@ TEST_CASE("query_param() decodes the value, '+' as space, and refuses bad escape
 }
 
 TEST_CASE("cookie() reads one cookie from the Cookie fields") {
-  const auto req = parse("GET / HTTP/1.1\r\nCookie: a=1; session=s3cr=t\r\nCookie: b=2\r\n\r\n");
+  const auto req =
+      request_from("GET / HTTP/1.1\r\nCookie: a=1; session=s3cr=t\r\nCookie: b=2\r\n\r\n");
   CHECK(req.cookie("session") == "s3cr=t");
   CHECK(req.cookie("b") == "2");
   CHECK_FALSE(req.cookie("sess"));

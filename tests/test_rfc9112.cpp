@@ -11,7 +11,6 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
@@ -25,6 +24,8 @@
 #include <vector>
 
 #include <ssepp/asio/memory_stream.hpp>
+
+#include "raw_head.hpp"
 
 using namespace std::chrono_literals;
 namespace net = ssepp::asio::net;
@@ -78,23 +79,7 @@ struct response {
 
   // The first field called `name` (compared case-insensitively).
   std::optional<std::string> field(std::string_view name) const {
-    std::string_view rest = head;
-    while (!rest.empty()) {
-      const std::size_t eol = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, eol);
-      rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 2);
-      const std::size_t colon = line.find(':');
-      if (colon != name.size()) continue;
-      bool same = true;
-      for (std::size_t i = 0; i < colon; ++i)
-        same = same && std::tolower(static_cast<unsigned char>(line[i])) ==
-                           std::tolower(static_cast<unsigned char>(name[i]));
-      if (!same) continue;
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      return std::string(value);
-    }
-    return std::nullopt;
+    return ssepp_test::header_value(head, name);
   }
 };
 

@@ -27,48 +27,18 @@
 
 #include <ssepp/http/framing.hpp>
 
+#include "head_fuzz.hpp"
 #include "http_oracle.hpp"
 #include "oracle.hpp"
 
 namespace {
 
 namespace http = ssepp::http;
-using ssepp_fuzz::escaped;
 
-struct outcome {
-  http::head_result result = http::head_result::incomplete;
-  http::request_head head;
-  std::size_t head_size = 0;
-  std::string why;
-};
-
-bool same_head(const http::request_head& a, const http::request_head& b) {
-  if (a.method != b.method || a.target != b.target || a.authority != b.authority ||
-      a.path != b.path || a.query != b.query || a.version_major != b.version_major ||
-      a.version_minor != b.version_minor || a.fields.size() != b.fields.size())
-    return false;
-  for (std::size_t i = 0; i < a.fields.size(); ++i)
-    if (a.fields[i] != b.fields[i]) return false;
-  return true;
-}
-
-bool operator==(const outcome& a, const outcome& b) {
-  if (a.result != b.result || a.why != b.why) return false;
-  return a.result != http::head_result::complete ||
-         (a.head_size == b.head_size && same_head(a.head, b.head));
-}
+using outcome = ssepp_fuzz::head_outcome<http::request_head>;
 
 outcome parse(std::string_view bytes, const http::head_limits& limits) {
-  outcome o;
-  std::string_view why = "untouched";
-  o.result = http::parse_request_head(bytes, limits, o.head, o.head_size, why);
-  o.why = std::string(why);
-  return o;
-}
-
-void print(const char* title, std::size_t size, const outcome& o) {
-  std::fprintf(stderr, "%s (%zu bytes): %s, why=%s, head_size=%zu\n", title, size,
-               std::string(http::to_string(o.result)).c_str(), escaped(o.why).c_str(), o.head_size);
+  return ssepp_fuzz::parse_head<http::request_head>(http::parse_request_head, bytes, limits);
 }
 
 // RFC 9112 section 2.2: whole empty lines (LF or CR LF) before the request
@@ -138,18 +108,10 @@ void check_complete(std::string_view bytes, const http::head_limits& limits, con
   SSEPP_FUZZ_CHECK(
       h.query == (qmark == std::string_view::npos ? std::string_view{} : origin.substr(qmark + 1)));
 
-  // The field lines, re-read: name before the first colon, value trimmed.
-  SSEPP_FUZZ_CHECK(h.fields.size() == lines.size() - 2);
-  SSEPP_FUZZ_CHECK(h.fields.size() <= limits.max_fields);
-  for (std::size_t i = 0; i < h.fields.size(); ++i) {
-    const std::string_view field_line = lines[i + 1];
-    const std::size_t colon = field_line.find(':');
-    SSEPP_FUZZ_CHECK(colon != std::string_view::npos);
-    const auto& [name, value] = h.fields[i];
-    SSEPP_FUZZ_CHECK(ssepp_fuzz::is_lower_token(name));
-    SSEPP_FUZZ_CHECK(ssepp_fuzz::iequal(name, field_line.substr(0, colon)));
-    SSEPP_FUZZ_CHECK(value == ssepp_fuzz::trim_blanks(field_line.substr(colon + 1)));
-    SSEPP_FUZZ_CHECK(!ssepp_fuzz::has_cr_lf_nul(value));
+  // The field lines, re-read; no value starts or ends with a blank.
+  ssepp_fuzz::check_field_lines(lines, h, limits);
+  for (const auto& field : h.fields) {
+    const std::string& value = field.second;
     SSEPP_FUZZ_CHECK(value.empty() ||
                      (!ssepp_fuzz::is_blank(value.front()) && !ssepp_fuzz::is_blank(value.back())));
   }
@@ -263,11 +225,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t size) {
   const ssepp_fuzz::controls c(input, size, 7);
   const std::string_view bytes = c.rest();
-  http::head_limits limits;
-  if (c.bit(0, 0)) {
-    limits.max_head_bytes = std::size_t{c[1]} * 4;
-    limits.max_fields = c[2] % 32u;
-  }
+  const http::head_limits limits = ssepp_fuzz::limits_from(c);
 
   const outcome whole = parse(bytes, limits);
   if (whole.result == http::head_result::complete) {
@@ -277,32 +235,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
     check_not_complete(bytes, limits, whole);
   }
 
-  // Prefixes, as a server re-parses what it has received so far. At most
-  // about 256 of them, so one input stays fast.
-  std::vector<std::size_t> prefixes =
-      ssepp_fuzz::cut_points(bytes.size(), {c[3], c[4], c[5], c[6]});
-  const std::size_t stride = std::max<std::size_t>((c[0] >> 4) + 1u, bytes.size() / 256);
-  for (const std::size_t p : ssepp_fuzz::strided(bytes.size(), stride)) prefixes.push_back(p);
-  if (whole.result == http::head_result::complete) {
-    prefixes.push_back(whole.head_size - 1);
-    prefixes.push_back(whole.head_size);
-  }
-  for (const std::size_t p : prefixes) {
-    const outcome part = parse(bytes.substr(0, p), limits);
-    const bool final_part = part.result != http::head_result::incomplete;
-    const bool must_be_final = whole.result == http::head_result::complete && p >= whole.head_size;
-    // Every proper prefix of a head is incomplete; once the answer is
-    // known, more bytes do not change it.
-    if (final_part != must_be_final && whole.result == http::head_result::complete) {
-      print("whole", bytes.size(), whole);
-      print("prefix", p, part);
-      SSEPP_FUZZ_CHECK(final_part == must_be_final);
-    }
-    if (final_part && !(part == whole)) {
-      print("whole", bytes.size(), whole);
-      print("prefix", p, part);
-      SSEPP_FUZZ_CHECK(part == whole);
-    }
-  }
+  ssepp_fuzz::check_prefixes(bytes, c, limits, whole, parse);
   return 0;
 }

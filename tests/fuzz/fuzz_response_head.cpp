@@ -34,47 +34,18 @@
 #include <ssepp/http/response_action.hpp>
 #include <ssepp/http/url.hpp>
 
+#include "head_fuzz.hpp"
 #include "http_oracle.hpp"
 #include "oracle.hpp"
 
 namespace {
 
 namespace http = ssepp::http;
-using ssepp_fuzz::escaped;
 
-struct outcome {
-  http::head_result result = http::head_result::incomplete;
-  http::response_head head;
-  std::size_t head_size = 0;
-  std::string why;
-};
-
-bool same_head(const http::response_head& a, const http::response_head& b) {
-  if (a.status != b.status || a.reason != b.reason || a.version_major != b.version_major ||
-      a.version_minor != b.version_minor || a.fields.size() != b.fields.size())
-    return false;
-  for (std::size_t i = 0; i < a.fields.size(); ++i)
-    if (a.fields[i] != b.fields[i]) return false;
-  return true;
-}
-
-bool operator==(const outcome& a, const outcome& b) {
-  if (a.result != b.result || a.why != b.why) return false;
-  return a.result != http::head_result::complete ||
-         (a.head_size == b.head_size && same_head(a.head, b.head));
-}
+using outcome = ssepp_fuzz::head_outcome<http::response_head>;
 
 outcome parse(std::string_view bytes, const http::head_limits& limits) {
-  outcome o;
-  std::string_view why = "untouched";
-  o.result = http::parse_response_head(bytes, limits, o.head, o.head_size, why);
-  o.why = std::string(why);
-  return o;
-}
-
-void print(const char* title, std::size_t size, const outcome& o) {
-  std::fprintf(stderr, "%s (%zu bytes): %s, why=%s, head_size=%zu\n", title, size,
-               std::string(http::to_string(o.result)).c_str(), escaped(o.why).c_str(), o.head_size);
+  return ssepp_fuzz::parse_head<http::response_head>(http::parse_response_head, bytes, limits);
 }
 
 void check_complete(std::string_view bytes, const http::head_limits& limits, const outcome& o) {
@@ -97,18 +68,7 @@ void check_complete(std::string_view bytes, const http::head_limits& limits, con
   for (const char c : h.reason)
     SSEPP_FUZZ_CHECK(c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != '\x7f'));
 
-  SSEPP_FUZZ_CHECK(h.fields.size() == lines.size() - 2);
-  SSEPP_FUZZ_CHECK(h.fields.size() <= limits.max_fields);
-  for (std::size_t i = 0; i < h.fields.size(); ++i) {
-    const std::string_view field_line = lines[i + 1];
-    const std::size_t colon = field_line.find(':');
-    SSEPP_FUZZ_CHECK(colon != std::string_view::npos);
-    const auto& [name, value] = h.fields[i];
-    SSEPP_FUZZ_CHECK(ssepp_fuzz::is_lower_token(name));
-    SSEPP_FUZZ_CHECK(ssepp_fuzz::iequal(name, field_line.substr(0, colon)));
-    SSEPP_FUZZ_CHECK(value == ssepp_fuzz::trim_blanks(field_line.substr(colon + 1)));
-    SSEPP_FUZZ_CHECK(!ssepp_fuzz::has_cr_lf_nul(value));
-  }
+  ssepp_fuzz::check_field_lines(lines, h, limits);
 }
 
 void check_not_complete(std::string_view bytes, const http::head_limits& limits, const outcome& o) {
@@ -273,11 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t size) {
   const ssepp_fuzz::controls c(input, size, 9);
   const std::string_view bytes = c.rest();
-  http::head_limits limits;
-  if (c.bit(0, 0)) {
-    limits.max_head_bytes = std::size_t{c[1]} * 4;
-    limits.max_fields = c[2] % 32u;
-  }
+  const http::head_limits limits = ssepp_fuzz::limits_from(c);
 
   const outcome whole = parse(bytes, limits);
   if (whole.result == http::head_result::complete) {
@@ -294,24 +250,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
     check_not_complete(bytes, limits, whole);
   }
 
-  std::vector<std::size_t> prefixes =
-      ssepp_fuzz::cut_points(bytes.size(), {c[3], c[4], c[5], c[6]});
-  const std::size_t stride = std::max<std::size_t>((c[0] >> 4) + 1u, bytes.size() / 256);
-  for (const std::size_t p : ssepp_fuzz::strided(bytes.size(), stride)) prefixes.push_back(p);
-  if (whole.result == http::head_result::complete) {
-    prefixes.push_back(whole.head_size - 1);
-    prefixes.push_back(whole.head_size);
-  }
-  for (const std::size_t p : prefixes) {
-    const outcome part = parse(bytes.substr(0, p), limits);
-    const bool final_part = part.result != http::head_result::incomplete;
-    const bool must_be_final = whole.result == http::head_result::complete && p >= whole.head_size;
-    if ((final_part != must_be_final && whole.result == http::head_result::complete) ||
-        (final_part && !(part == whole))) {
-      print("whole", bytes.size(), whole);
-      print("prefix", p, part);
-      ssepp_fuzz::fail(__FILE__, __LINE__, "a prefix and the whole input disagree");
-    }
-  }
+  ssepp_fuzz::check_prefixes(bytes, c, limits, whole, parse);
   return 0;
 }
