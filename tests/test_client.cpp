@@ -1351,21 +1351,30 @@ TEST_CASE("204 No Content closes the client without an error and without reconne
   CHECK(server.request_count() == 1);
 }
 
+namespace {
+// Connects a client to `url`, runs until its first event, checks that event
+// ("type|data|last event id") and that the stream opened once without an
+// error, then closes it.
+void expect_first_event(const std::string& url, const std::string& expected) {
+  client_loop loop;
+  record r;
+  auto es = make_client(loop, url, r);
+  es->start();
+  REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
+  CHECK(r.events[0] == expected);
+  CHECK(r.opens == 1);
+  CHECK(r.errors.empty());
+  close_and_drain(loop, es);
+}
+}  // namespace
+
 TEST_CASE("interim 1xx responses (100 Continue, 103 Early Hints) are skipped to the real one") {
   const std::string interim =
       "HTTP/1.1 100 Continue\r\n\r\n"
       "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
   SUBCASE("in one write with the response") {
     raw_server server(replies_and_holds(interim + stream_head + "data: after hints\n\n"));
-    client_loop loop;
-    record r;
-    auto es = make_client(loop, server.url(), r);
-    es->start();
-    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
-    CHECK(r.events[0] == "message|after hints|");
-    CHECK(r.opens == 1);
-    CHECK(r.errors.empty());
-    close_and_drain(loop, es);
+    expect_first_event(server.url(), "message|after hints|");
   }
   SUBCASE("each head in a write of its own") {
     raw_server server([&](const raw_server::connection& c) {
@@ -2202,15 +2211,7 @@ TEST_CASE("interim 1xx heads read a few bytes at a time are skipped as when they
     network().on_connect(server.address(),
                          [read_size](sa::memory_stream& client_end, sa::memory_stream&,
                                      std::size_t) { client_end.read_size(read_size); });
-    client_loop loop;
-    record r;
-    auto es = make_client(loop, server.url(), r);
-    es->start();
-    REQUIRE(loop.run_until([&] { return r.events.size() == 1; }));
-    CHECK(r.events[0] == "message|a|1");
-    CHECK(r.opens == 1);
-    CHECK(r.errors.empty());
-    close_and_drain(loop, es);
+    expect_first_event(server.url(), "message|a|1");
   }
 }
 

@@ -13,16 +13,6 @@
 
 namespace ssepp::http {
 
-namespace detail {
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alnum(char c) noexcept {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-constexpr bool is_hex(char c) noexcept {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-}  // namespace detail
-
 /// A host and port split from an authority ("example.com:8080",
 /// "[::1]:80", "localhost"). `host` keeps an IPv6 literal's brackets;
 /// `port` is empty when the authority has none.

@@ -3,7 +3,6 @@
 // percent-decoding, and query parameters. No I/O.
 #pragma once
 
-#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -142,8 +141,7 @@ inline std::optional<url> parse_url(std::string_view s) {
     u.host = std::string(authority.substr(1, close - 1));
     // An IP literal (RFC 3986 3.2.2): hex digits, ':' and '.' only.
     for (const char c : u.host)
-      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'))
-        return std::nullopt;
+      if (!(detail::is_hex(c) || c == ':' || c == '.')) return std::nullopt;
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return std::nullopt;

@@ -1,5 +1,6 @@
 // Character classes of HTTP's grammar (RFC 9110 section 5.6) shared by the
-// ssepp::http parsers: tokens, optional whitespace, ASCII case folding.
+// ssepp::http parsers: tokens, digits, optional whitespace, ASCII case
+// folding.
 // Internal: users never include this.
 #pragma once
 
@@ -33,6 +34,14 @@ constexpr bool is_token(std::string_view s) noexcept {
   for (const char c : s)
     if (!is_tchar(c)) return false;
   return true;
+}
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_alnum(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_hex(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
