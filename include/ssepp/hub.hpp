@@ -5,10 +5,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -61,24 +63,47 @@ struct hub_options {
   overflow_policy overflow = overflow_policy::disconnect;
   /// At most this many queued events go out in one gather write.
   std::size_t max_events_per_write = 64;
-  /// Write coalescing. When a subscriber's previous write started less than
-  /// this long ago, newly queued events wait (at most this long) and go out
-  /// together in one gather write: under load many events share one system
-  /// call, while an event after a quiet spell is written at once, so an idle
-  /// stream gets no added latency. Takes effect only with `schedule_flush`
-  /// (ssepp's Asio server sets it); zero turns coalescing off.
+  /// Write coalescing, in three steps (measured in tests/bench/fanout):
+  /// 1. an event for a subscriber whose socket is idle is written at once;
+  /// 2. events that arrive while a write is in progress queue behind it and
+  ///    go out together, in one gather write, when it completes; so do the
+  ///    events one shard delivers in one `run_shard` pass (see shards);
+  /// 3. only while a subscriber's writes start more often than
+  ///    `coalesce_rate` per second (an estimate over its last writes) and
+  ///    its previous write started less than `coalesce_window` ago, newly
+  ///    queued events wait (at most this long) for `flush()`: under load
+  ///    many events share one system call, while a stream that hears a few
+  ///    events a second never waits.
+  /// Step 3 takes effect only with `schedule_flush` (ssepp's Asio server
+  /// sets it); a zero window turns it off.
   ///
   /// Coalescing only ever delays a small write, never a backlog: once a
   /// waiting queue holds a full write (max_events_per_write events, or
   /// coalesce_bytes, or half of either queue bound) it is written at once,
   /// so a reader that keeps up is never cut off as a slow consumer.
   std::chrono::microseconds coalesce_window = std::chrono::milliseconds{10};
+  /// Writes per second per subscriber above which step 3 of coalescing
+  /// applies (see coalesce_window); 0: whenever the previous write started
+  /// within the window, whatever the rate.
+  double coalesce_rate = 200;
   /// Bytes that coalescing may hold back at most (see coalesce_window).
   std::size_t coalesce_bytes = 64 * 1024;
   /// Asks the owner to call `hub::flush()` once, `delay` from now. Called
   /// from any thread, with hub locks held: it must only schedule (arm a
   /// timer, post), never call into the hub itself.
   std::function<void(std::chrono::microseconds delay)> schedule_flush;
+  /// Shards: each subscriber belongs to one (`subscribe`'s `shard`), and
+  /// its deliveries, writes and heartbeats run in that shard's
+  /// `run_shard()`. A server gives each I/O thread a shard of its own, so
+  /// no two cores ever touch one subscriber (see the class comment). At
+  /// least 1; one shard with no `wake_shard` is the hub of a single
+  /// publisher-driven thread, where `publish` delivers before it returns.
+  std::size_t shards = 1;
+  /// Asks the owner to call `hub::run_shard(shard)` soon, on that shard's
+  /// thread. Called from any thread, never with hub locks held, at most
+  /// once until that run begins. Unset: the thread that publishes (or
+  /// ticks, or flushes) runs the shard itself before returning.
+  std::function<void(std::size_t shard)> wake_shard;
   /// Per channel history for Last-Event-ID replay, bounded three ways;
   /// whichever bound is hit first evicts the oldest events.
   std::size_t history_events = 1024;
@@ -132,6 +157,14 @@ struct publish_result {
   std::string id;
 };
 
+/// What `hub::publish_batch` returns: every event's id in order, or why
+/// the batch was refused (and then none of it was published).
+struct batch_publish_result {
+  std::error_code error;
+  std::size_t failed = 0;  ///< with an error: the index of the event refused
+  std::vector<std::string> ids;
+};
+
 /// The default clock source of a hub: std::chrono::steady_clock.
 struct steady_clock_source {
   using time_point = std::chrono::steady_clock::time_point;
@@ -157,19 +190,28 @@ inline std::size_t history_cost(const stored_event& e) {
 
 template <class Transport, class Clock>
 class hub_core;
+template <class Transport, class Clock>
+struct channel;
 
 template <class Transport, class Clock>
 struct subscriber {
   using core_type = hub_core<Transport, Clock>;
+  using channel_ptr = std::shared_ptr<channel<Transport, Clock>>;
 
-  subscriber(std::shared_ptr<core_type> c, Transport t)
-      : core(std::move(c)), transport(std::move(t)) {}
+  subscriber(std::shared_ptr<core_type> c, Transport t, std::size_t k)
+      : core(std::move(c)), transport(std::move(t)), shard(k) {}
 
   std::shared_ptr<core_type> core;
   std::weak_ptr<subscriber> self;  // set once by subscribe; for completion handlers
   std::mutex mutex;
   Transport transport;
-  std::vector<std::string> channels;
+  const std::size_t shard;
+  std::vector<channel_ptr> channels;  // sorted by name, set once by subscribe
+  // Events with a seq up to this one were published before the subscription
+  // (and replayed from history if asked for): a shard's inbox may still
+  // hold some of them, and they are not delivered again.
+  std::uint64_t start_seq = 0;
+  std::uint64_t pass = 0;  // the last shard pass that listed it (under the shard's mutex)
   std::function<void(close_reason, std::error_code)> on_close;
 
   // Guarded by mutex:
@@ -183,10 +225,14 @@ struct subscriber {
   std::size_t max_events = 0;
   std::size_t max_bytes = 0;
   std::chrono::steady_clock::time_point last_activity{};
-  bool writing = false;
-  bool deferred = false;  // waiting in the hub's flush list (coalescing)
   std::chrono::steady_clock::time_point last_write_start{};
-  bool closing = false;  // close once the queue drains (graceful stop)
+  // An estimate of the time between live events (see note_arrival); zero at
+  // first, so a new subscriber under load coalesces at once.
+  std::chrono::steady_clock::time_point last_arrival{};
+  std::chrono::steady_clock::duration event_interval{};
+  bool writing = false;
+  bool deferred = false;  // waiting in its shard's flush list (coalescing)
+  bool closing = false;   // close once the queue drains (graceful stop)
   bool closed = false;
   std::optional<close_reason> reason;  // set when the hub closed it
   std::error_code close_error;
@@ -198,19 +244,55 @@ struct subscriber {
 
 template <class Transport, class Clock>
 struct channel {
-  using subscriber_ptr = std::shared_ptr<subscriber<Transport, Clock>>;
-  explicit channel(std::string n) : name(std::move(n)) {}
+  explicit channel(std::string n, std::size_t shards) : name(std::move(n)), members(shards, 0) {}
   const std::string name;
   std::mutex mutex;
-  std::vector<subscriber_ptr> subscribers;
+  // Guarded by mutex:
   ring<event_ptr> history;
   std::size_t history_bytes = 0;
+  std::vector<std::uint32_t> members;  // subscribers per shard
+  std::size_t subscribers = 0;         // in all shards
+  bool dead = false;                   // removed from the hub's map
   // Highest seq evicted from history. Written under mutex; atomic because
   // the hub's eviction order reads it without the lock to skip its entries
   // for events already gone.
   std::atomic<std::uint64_t> evicted_up_to{0};
-  std::size_t multi_channel_subscribers = 0;  // subscribers of more than this channel
-  bool dead = false;                          // removed from the hub's map
+};
+
+// One shard: the subscribers one thread serves, and what publishers hand
+// it. See the lock order at hub_core's members.
+template <class Transport, class Clock>
+struct alignas(64) shard {
+  using subscriber_ptr = std::shared_ptr<subscriber<Transport, Clock>>;
+  using channel_ptr = std::shared_ptr<channel<Transport, Clock>>;
+  struct handoff {
+    channel_ptr channel;  // null: a heartbeat round or a flush (see kind)
+    event_ptr event;
+    enum kind_type : unsigned char { deliver, heartbeat, flush } kind = deliver;
+  };
+
+  // What publishers, tick() and flush() hand over, in id order.
+  std::mutex inbox_mutex;
+  std::vector<handoff> inbox;
+  // Set by the first handover after a pass took the inbox: that one wakes
+  // the shard (wake_shard) or runs it. Guarded by inbox_mutex.
+  bool woken = false;
+
+  // The shard's own state, taken by run_shard, subscribe and unsubscribe:
+  // in a server only by the shard's thread, so it never bounces.
+  std::mutex mutex;
+  std::unordered_map<const channel<Transport, Clock>*, std::vector<subscriber_ptr>> members;
+  std::vector<handoff> draining;  // the inbox being delivered
+  std::uint64_t passes = 0;       // counts run_shard passes (see subscriber::pass)
+
+  // Coalescing's flush list. Weak: a subscriber owns the core, so owning
+  // it here would be a cycle whenever no flush comes. Innermost lock.
+  std::mutex deferred_mutex;
+  std::vector<std::weak_ptr<subscriber<Transport, Clock>>> deferred;
+
+  // Counters of completed writes, per shard so that completions on
+  // different cores never share a cache line; hub::stats() sums them.
+  std::atomic<std::uint64_t> deliveries{0}, bytes_written{0}, writes{0}, heartbeats{0};
 };
 
 inline std::string random_epoch() {
@@ -231,8 +313,14 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   using subscriber_ptr = std::shared_ptr<subscriber_type>;
   using channel_type = channel<Transport, Clock>;
   using channel_ptr = std::shared_ptr<channel_type>;
+  using shard_type = shard<Transport, Clock>;
+  using handoff = typename shard_type::handoff;
 
-  hub_core(hub_options o, Clock c) : options(std::move(o)), clock(std::move(c)) {
+  hub_core(hub_options o, Clock c)
+      : options(std::move(o)),
+        clock(std::move(c)),
+        shards(std::max<std::size_t>(options.shards, 1)) {
+    options.shards = shards.size();
     if (options.epoch.empty()) options.epoch = random_epoch();
     if (options.max_events_per_write == 0) options.max_events_per_write = 1;
     heartbeat = make_control(":\n");
@@ -258,7 +346,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     auto it = channels.find(std::string(name));
     if (it != channels.end()) return it->second;
     if (channels.size() >= options.max_channels && !drop_oldest_idle_channel()) return nullptr;
-    auto c = std::make_shared<channel_type>(std::string(name));
+    auto c = std::make_shared<channel_type>(std::string(name), shards.size());
     // A channel made anew cannot know what an earlier one of this name
     // evicted; assume the worst of any dropped channel, so a late reconnect
     // gets the gap event (at worst a needless one) rather than a silent gap.
@@ -275,7 +363,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     std::uint64_t victim_front = 0;
     for (const auto& entry : channels) {
       std::lock_guard<std::mutex> lock(entry.second->mutex);
-      if (!entry.second->subscribers.empty()) continue;
+      if (entry.second->subscribers != 0) continue;
       auto& h = entry.second->history;
       const std::uint64_t front = h.empty() ? 0 : h.front()->seq;
       if (!victim || front < victim_front) {
@@ -285,18 +373,22 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     }
     if (!victim) return false;
     std::lock_guard<std::mutex> lock(victim->mutex);
-    while (!victim->history.empty()) evict_front_locked(*victim);
-    dropped_evicted_up_to = std::max(dropped_evicted_up_to, victim->evicted_up_to.load());
-    victim->dead = true;
-    channels.erase(victim->name);
+    drop_locked(*victim);
     return true;
+  }
+
+  // Removes a channel without subscribers from the map, history and all
+  // (callers hold channels_mutex and the channel).
+  void drop_locked(channel_type& c) {
+    while (!c.history.empty()) evict_front_locked(c);
+    dropped_evicted_up_to = std::max(dropped_evicted_up_to, c.evicted_up_to.load());
+    c.dead = true;
+    channels.erase(c.name);
   }
 
   // Locks a live channel by name (re-looking it up if it was dropped between
   // the lookup and the lock, so nothing is published into a dead channel);
   // a null channel when max_channels are in use.
-  // Lock order everywhere: channels_mutex, then a channel, then order_mutex
-  // or a subscriber; never channels_mutex while holding a channel.
   std::pair<channel_ptr, std::unique_lock<std::mutex>> lock_channel(std::string_view name) {
     for (;;) {
       channel_ptr c = find_or_create(name);
@@ -315,10 +407,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     // whose mutex must outlive its unlock.
     const channel_ptr c = it->second;
     std::lock_guard<std::mutex> lock(c->mutex);
-    if (!c->subscribers.empty() || !c->history.empty()) return;
-    dropped_evicted_up_to = std::max(dropped_evicted_up_to, c->evicted_up_to.load());
-    c->dead = true;
-    channels.erase(it);
+    if (c->subscribers == 0 && c->history.empty()) drop_locked(*c);
   }
 
   // --- history --------------------------------------------------------------
@@ -327,11 +416,11 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   // history and, under order_mutex, to `history_order` (the whole hub's
   // events in id order) and to the totals. It leaves by its channel's
   // bounds (evict, oldest first), by the total bound (evict_over_total,
-  // the hub's oldest first), or with its channel (drop_oldest_idle_channel);
-  // each way goes through evict_front_locked. Its history_order entry is
-  // not removed then (it may be anywhere in the ring): an entry whose seq
-  // is at most its channel's evicted_up_to is stale, skipped when it comes
-  // to the front and swept out when stale entries outnumber live ones.
+  // the hub's oldest first), or with its channel (drop_locked); each way
+  // goes through evict_front_locked. Its history_order entry is not
+  // removed then (it may be anywhere in the ring): an entry whose seq is at
+  // most its channel's evicted_up_to is stale, skipped when it comes to the
+  // front and swept out when stale entries outnumber live ones.
 
   // Per channel bounds (count, bytes, age); the caller holds c.mutex.
   void evict(channel_type& c, std::chrono::steady_clock::time_point now) {
@@ -395,18 +484,204 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         std::lock_guard<std::mutex> lock(c->mutex);
         // Usually exactly the front; nothing if its channel evicted it first.
         while (!c->history.empty() && c->history.front()->seq <= oldest.seq) evict_front_locked(*c);
-        emptied = c->history.empty() && c->subscribers.empty();
+        emptied = c->history.empty() && c->subscribers == 0;
       }
       if (emptied) drop_if_unused(c->name);
     }
   }
 
+  // --- publishing -------------------------------------------------------------
+
+  // Publishes already validated events to a locked channel: numbers,
+  // formats and records each, and hands each to every shard with
+  // subscribers of the channel. Numbering and handing over happen together
+  // under order_mutex, so every shard's inbox is in id order across
+  // channels: a subscriber of several channels then gets all its events in
+  // id order (a reconnect after a higher id must not skip a lower one).
+  // Returns the shards to wake (see wake_shards).
+  template <class Events>
+  std::vector<std::size_t> publish_locked(const channel_ptr& c, const Events& events,
+                                          std::vector<std::string>& ids) {
+    std::vector<std::size_t> woken;
+    const auto now = clock.now();
+    std::vector<event_ptr> made;
+    made.reserve(events.size());
+    {
+      std::lock_guard<std::mutex> order(order_mutex);
+      for (const event_view& ev : events) {
+        auto e = std::make_shared<stored_event>();
+        e->seq = next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (ev.id.empty()) {
+          e->id = options.epoch + "-" + std::to_string(e->seq);
+        } else {
+          e->id.assign(ev.id.data(), ev.id.size());
+        }
+        event_view with_id = ev;
+        with_id.id = e->id;
+        (void)format(e->bytes, with_id);
+        e->published = now;
+        record_history_locked(c, *e);
+        ids.push_back(e->id);
+        made.push_back(std::move(e));
+      }
+      if (c->subscribers != 0) {
+        for (std::size_t k = 0; k < shards.size(); ++k) {
+          if (c->members[k] == 0) continue;
+          auto& sh = shards[k];
+          std::lock_guard<std::mutex> lock(sh.inbox_mutex);
+          for (const auto& e : made) sh.inbox.push_back({c, e, handoff::deliver});
+          if (!std::exchange(sh.woken, true)) woken.push_back(k);
+        }
+      }
+    }
+    for (auto& e : made) {
+      c->history_bytes += e->bytes.size();
+      c->history.push_back(std::move(e));
+    }
+    evict(*c, now);
+    return woken;
+  }
+
+  // Runs the shards that publish_locked (or tick, or flush) handed work to:
+  // their owner's thread through wake_shard, or this thread.
+  void wake_shards(const std::vector<std::size_t>& woken) {
+    for (const std::size_t k : woken) {
+      if (options.wake_shard) {
+        options.wake_shard(k);
+      } else {
+        run_shard(k);
+      }
+    }
+  }
+
+  // Hands `kind` (a heartbeat round or a flush) to every shard.
+  void hand_to_all(typename handoff::kind_type kind) {
+    std::vector<std::size_t> woken;
+    for (std::size_t k = 0; k < shards.size(); ++k) {
+      auto& sh = shards[k];
+      std::lock_guard<std::mutex> lock(sh.inbox_mutex);
+      sh.inbox.push_back({nullptr, nullptr, kind});
+      if (!std::exchange(sh.woken, true)) woken.push_back(k);
+    }
+    wake_shards(woken);
+  }
+
+  // --- a shard's pass ----------------------------------------------------------
+
+  // Delivers what was handed to shard k, in order, to its subscribers. The
+  // events are queued under the shard's lock, and the writes start after
+  // it, once the whole inbox is queued: a burst shares one write per
+  // subscriber, and a transport slow to start a write holds up no other
+  // pass (without wake_shard, several threads may each run one).
+  void run_shard(std::size_t k) {
+    auto& sh = shards[k];
+    std::vector<subscriber_ptr> to_write, to_close;
+    {
+      std::lock_guard<std::mutex> lock(sh.mutex);
+      {
+        // From here on, what is handed over wakes the shard again.
+        std::lock_guard<std::mutex> inbox_lock(sh.inbox_mutex);
+        sh.draining.swap(sh.inbox);
+        sh.woken = false;
+      }
+      const std::uint64_t pass = ++sh.passes;
+      const auto now = clock.now();
+      for (const auto& item : sh.draining) {
+        if (item.kind == handoff::deliver) {
+          deliver_locked(sh, *item.channel, item.event, now, pass, to_write, to_close);
+        } else if (item.kind == handoff::heartbeat) {
+          heartbeat_locked(sh, now, pass, to_write, to_close);
+        } else {
+          flush_locked(sh);
+        }
+      }
+      sh.draining.clear();
+    }
+    for (const auto& s : to_write) {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      if (!s->closed && !s->writing && !s->deferred && !s->queue.empty()) write_or_defer_locked(*s);
+    }
+    for (const auto& s : to_close) finish_close(*s);
+    run_inline_completions();
+  }
+
+  // One event for the shard's subscribers of channel c (under sh.mutex).
+  void deliver_locked(shard_type& sh, const channel_type& c, const event_ptr& e,
+                      std::chrono::steady_clock::time_point now, std::uint64_t pass,
+                      std::vector<subscriber_ptr>& to_write,
+                      std::vector<subscriber_ptr>& to_close) {
+    const auto it = sh.members.find(&c);
+    if (it == sh.members.end()) return;
+    for (const auto& s : it->second) {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      if (e->seq <= s->start_seq) continue;
+      note_arrival(*s, now);
+      queued_in_pass_locked(*s, e, pass, to_write, to_close);
+    }
+  }
+
+  // Queues e for s, to be written after the pass (s.mutex and the shard's
+  // held).
+  void queued_in_pass_locked(subscriber_type& s, const event_ptr& e, std::uint64_t pass,
+                             std::vector<subscriber_ptr>& to_write,
+                             std::vector<subscriber_ptr>& to_close) {
+    const bool was_closed = s.closed;
+    queue_locked(s, e, true);
+    if (s.closed) {
+      if (!was_closed) to_close.push_back(s.self.lock());
+    } else if (!s.writing && std::exchange(s.pass, pass) != pass) {
+      to_write.push_back(s.self.lock());
+    }
+  }
+
+  // A comment line to each of the shard's idle subscribers (under sh.mutex).
+  void heartbeat_locked(shard_type& sh, std::chrono::steady_clock::time_point now,
+                        std::uint64_t pass, std::vector<subscriber_ptr>& to_write,
+                        std::vector<subscriber_ptr>& to_close) {
+    const auto interval = options.heartbeat_interval;
+    for (const auto& [c, subs] : sh.members) {
+      for (const auto& s : subs) {
+        if (s->channels.front().get() != c) continue;  // once per subscriber
+        std::lock_guard<std::mutex> lock(s->mutex);
+        if (s->closed || s->writing || !s->queue.empty() || now - s->last_activity < interval)
+          continue;
+        // (Closing only with degenerate queue bounds.)
+        queued_in_pass_locked(*s, heartbeat, pass, to_write, to_close);
+      }
+    }
+  }
+
+  // Starts the writes that coalescing held back (under sh.mutex).
+  void flush_locked(shard_type& sh) {
+    std::vector<std::weak_ptr<subscriber_type>> due;
+    {
+      std::lock_guard<std::mutex> lock(sh.deferred_mutex);
+      due.swap(sh.deferred);
+    }
+    for (const auto& weak : due) {
+      const auto s = weak.lock();
+      if (!s) continue;  // unsubscribed meanwhile
+      std::lock_guard<std::mutex> lock(s->mutex);
+      s->deferred = false;
+      if (!s->closed && !s->writing && !s->queue.empty()) start_write_locked(*s);
+    }
+  }
+
   // --- per-subscriber queue (callers hold s.mutex) ---------------------------
 
+  // Queues an event and writes it (or lets coalescing hold it).
   // `bounded` is false for a reconnect's replay: history has bounds of its
   // own, and refusing it would make the client reconnect forever.
   void enqueue_locked(subscriber_type& s, const event_ptr& e, bool bounded = true) {
-    if (s.closed || s.closing) return;
+    // A deferred subscriber waits for the flush, unless queue_locked found
+    // it holding a full write and started it.
+    if (queue_locked(s, e, bounded) && !s.writing && !s.deferred) write_or_defer_locked(s);
+  }
+
+  // Queues an event within the subscriber's bounds; false if it was not
+  // queued (closed, or it overflowed and the policy closed it).
+  bool queue_locked(subscriber_type& s, const event_ptr& e, bool bounded) {
+    if (s.closed || s.closing) return false;
     const std::size_t size = e->bytes.size();
     auto fits = [&] {
       return s.queue.size() < s.max_events && s.queued_bytes + size <= s.max_bytes;
@@ -415,7 +690,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
       if (options.overflow == overflow_policy::disconnect) {
         slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
         close_locked(s, close_reason::slow_consumer, {});
-        return;
+        return false;
       }
       while (!fits() && !s.queue.empty()) {
         s.queued_bytes -= s.queue.front()->bytes.size();
@@ -427,14 +702,12 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     }
     s.queue.push_back(e);
     s.queued_bytes += size;
-    if (s.writing) return;
-    if (!s.deferred) {
-      write_or_defer_locked(s);
-    } else if (holds_full_write(s)) {
+    if (s.deferred && !s.writing && holds_full_write(s)) {
       // Waiting longer would only throttle it: the flush finds it writing.
       s.deferred = false;
       start_write_locked(s);
     }
+    return true;
   }
 
   // True when the queue is worth a write of its own, coalescing or not.
@@ -444,41 +717,53 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     return s.queue.size() >= std::max<std::size_t>(events, 1) || s.queued_bytes >= bytes;
   }
 
-  // Writes now, unless the last write started within the coalescing window
-  // and the queue holds less than a full write: then the subscriber waits
-  // for the next flush() with whatever queues up.
+  // Writes now, unless coalescing's step 3 applies (see coalesce_window):
+  // then the subscriber waits for the next flush with whatever queues up.
   void write_or_defer_locked(subscriber_type& s) {
     const auto window = options.coalesce_window;
+    const auto now = clock.now();
     // A closing subscriber is never held back: its last word must not wait
     // for a flush that a stopping server may never run.
     if (window.count() <= 0 || !options.schedule_flush || s.closing ||
-        clock.now() - s.last_write_start >= window || holds_full_write(s))
+        now - s.last_write_start >= window || holds_full_write(s) || arrives_slowly(s))
       return start_write_locked(s);
     s.deferred = true;
     bool schedule = false;
     {
-      std::lock_guard<std::mutex> lock(deferred_mutex);
-      deferred.push_back(s.self);
-      schedule = !std::exchange(flush_scheduled, true);
+      std::lock_guard<std::mutex> lock(shards[s.shard].deferred_mutex);
+      auto& list = shards[s.shard].deferred;
+      list.push_back(s.self);
+      schedule = list.size() == 1 && !flush_scheduled.exchange(true);
     }
     if (schedule) options.schedule_flush(window);
   }
 
-  // Starts the writes that coalescing held back.
+  // Below coalesce_rate: the subscriber's events arrive further apart than
+  // 1/coalesce_rate seconds. The rate of arrivals, not of writes: it is
+  // the rate of writes that a subscriber would see without the timer, and
+  // measuring the writes instead would make the timer switch itself off
+  // (once it holds events back, writes are rare).
+  bool arrives_slowly(const subscriber_type& s) const {
+    if (options.coalesce_rate <= 0) return false;
+    return std::chrono::duration<double>(s.event_interval).count() * options.coalesce_rate >= 1.0;
+  }
+
+  // Updates the estimate of the gap between a subscriber's live events:
+  // an exponential average with gain 1/4 (a few events show a change of
+  // pace), each gap counted as at most the window, so a quiet spell reads
+  // as "slow" without drowning the estimate.
+  void note_arrival(subscriber_type& s, std::chrono::steady_clock::time_point now) const {
+    const auto window =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.coalesce_window);
+    const auto gap = std::min<std::chrono::steady_clock::duration>(now - s.last_arrival, window);
+    s.event_interval += (gap - s.event_interval) / 4;
+    s.last_arrival = now;
+  }
+
+  // What hub::flush does: every shard flushes its held-back writes.
   void flush() {
-    std::vector<std::weak_ptr<subscriber_type>> due;
-    {
-      std::lock_guard<std::mutex> lock(deferred_mutex);
-      due.swap(deferred);
-      flush_scheduled = false;
-    }
-    for (const auto& weak : due) {
-      const auto s = weak.lock();
-      if (!s) continue;  // unsubscribed meanwhile
-      std::lock_guard<std::mutex> lock(s->mutex);
-      s->deferred = false;
-      if (!s->closed && !s->writing && !s->queue.empty()) start_write_locked(*s);
-    }
+    flush_scheduled = false;
+    hand_to_all(handoff::flush);
   }
 
   void start_write_locked(subscriber_type& s) {
@@ -508,6 +793,7 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
                               if (self->write_starter.load() == std::this_thread::get_id()) {
                                 std::lock_guard<std::mutex> lock(core.inline_mutex);
                                 core.inline_completions.push_back({self, ec, bytes});
+                                core.inline_pending.store(true);
                                 return;
                               }
                               core.write_done(*self, ec, bytes);
@@ -523,13 +809,17 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 
   // Runs the completions stashed by start_write_locked. A loop, not
   // recursion: each may start the next write, which may complete inline
-  // again, as many times as the queue holds writes.
+  // again, as many times as the queue holds writes. The flag keeps the
+  // common case (none stashed, an Asio transport) off the shared mutex.
   void run_inline_completions() {
-    for (;;) {
+    while (inline_pending.load()) {
       inline_completion c;
       {
         std::lock_guard<std::mutex> lock(inline_mutex);
-        if (inline_completions.empty()) return;
+        if (inline_completions.empty()) {
+          inline_pending.store(false);
+          return;
+        }
         c = std::move(inline_completions.back());
         inline_completions.pop_back();
       }
@@ -548,17 +838,18 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         s.in_flight.clear();
         s.queued_bytes = 0;
       } else {
+        auto& sh = shards[s.shard];
         std::size_t events = 0;
         for (const auto& e : s.in_flight) {
           s.queued_bytes -= e->bytes.size();
           if (e->seq != 0)
             ++events;
           else if (e == heartbeat)
-            heartbeats.fetch_add(1, std::memory_order_relaxed);
+            sh.heartbeats.fetch_add(1, std::memory_order_relaxed);
         }
-        deliveries.fetch_add(events, std::memory_order_relaxed);
-        bytes_written.fetch_add(bytes, std::memory_order_relaxed);
-        writes.fetch_add(1, std::memory_order_relaxed);
+        sh.deliveries.fetch_add(events, std::memory_order_relaxed);
+        sh.bytes_written.fetch_add(bytes, std::memory_order_relaxed);
+        sh.writes.fetch_add(1, std::memory_order_relaxed);
         s.in_flight.clear();
         s.last_activity = clock.now();
         if (s.closed) {
@@ -575,7 +866,8 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   }
 
   // Marks closed and closes the transport; the caller then runs
-  // finish_close without holding any lock (it takes channel locks).
+  // finish_close without holding any lock (it takes the shard's and the
+  // channels' locks).
   void close_locked(subscriber_type& s, close_reason why, std::error_code ec) {
     if (s.closed) return;
     s.closed = true;
@@ -612,50 +904,57 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
   }
 
   void detach(subscriber_type& s) {
-    bool removed_any = false;
-    for (const auto& name : s.channels) {
-      channel_ptr c;
-      {
-        std::lock_guard<std::mutex> map_lock(channels_mutex);
-        auto it = channels.find(name);
-        if (it == channels.end()) continue;
-        c = it->second;
-      }
-      std::lock_guard<std::mutex> lock(c->mutex);
-      auto& subs = c->subscribers;
-      auto it = std::find_if(subs.begin(), subs.end(),
-                             [&](const subscriber_ptr& p) { return p.get() == &s; });
-      if (it != subs.end()) {
-        *it = std::move(subs.back());
+    bool removed = false;
+    {
+      auto& sh = shards[s.shard];
+      std::lock_guard<std::mutex> lock(sh.mutex);
+      for (const auto& c : s.channels) {
+        const auto it = sh.members.find(c.get());
+        if (it == sh.members.end()) continue;
+        auto& subs = it->second;
+        const auto at = std::find_if(subs.begin(), subs.end(),
+                                     [&](const subscriber_ptr& p) { return p.get() == &s; });
+        if (at == subs.end()) continue;
+        *at = std::move(subs.back());
         subs.pop_back();
-        removed_any = true;
-        if (s.channels.size() > 1) --c->multi_channel_subscribers;
+        if (subs.empty()) sh.members.erase(it);
+        removed = true;
+        std::lock_guard<std::mutex> channel_lock(c->mutex);
+        --c->members[s.shard];
+        --c->subscribers;
       }
     }
-    if (removed_any) subscriber_count.fetch_sub(1, std::memory_order_relaxed);
-    for (const auto& name : s.channels) drop_if_unused(name);
+    if (!removed) return;
+    subscriber_count.fetch_sub(1, std::memory_order_relaxed);
+    for (const auto& c : s.channels) drop_if_unused(c->name);
   }
 
   hub_options options;
   Clock clock;
   event_ptr heartbeat;
   event_ptr initial_retry;
+
+  // Lock order, outermost first; no thread takes one while holding a later
+  // one, except where noted:
+  //   1. a shard's mutex (run_shard, subscribe, detach, close_all);
+  //   2. channels_mutex (the map), then channels' mutexes, in name order;
+  //   3. order_mutex (numbering, the history totals and eviction order);
+  //   4. a shard's inbox_mutex;
+  //   5. a subscriber's mutex (taken after 1 or 2, never with 3 or 4);
+  //   6. innermost: a shard's deferred_mutex, inline_mutex.
+  // (find_or_create takes channels_mutex and, while it holds it, a
+  // channel's mutex: nothing holding a channel takes channels_mutex.)
+  std::deque<shard_type> shards;  // a deque: shards are neither movable nor copyable
   std::atomic<std::uint64_t> next_seq{0};
-  // See publish: after a channel's mutex, before a subscriber's. Also
-  // guards the hub's history totals and eviction order (see evict).
   std::mutex order_mutex;
   struct order_entry {
     std::weak_ptr<channel_type> channel;
     std::uint64_t seq = 0;
   };
   ring<order_entry> history_order;
-  std::size_t history_total = 0;  // cost of every channel's history
-  std::size_t history_count = 0;  // events in every channel's history
-  std::mutex deferred_mutex;      // innermost: taken with a subscriber's mutex held
-  // Weak: a subscriber owns the core, so owning it here would be a cycle
-  // whenever no flush comes (a hub destroyed with writes held back).
-  std::vector<std::weak_ptr<subscriber_type>> deferred;
-  bool flush_scheduled = false;
+  std::size_t history_total = 0;             // cost of every channel's history
+  std::size_t history_count = 0;             // events in every channel's history
+  std::atomic<bool> flush_scheduled{false};  // one schedule_flush per flush()
   // Completions a transport delivered inside async_write or close(); each
   // owns its subscriber until run, and every public operation (and
   // subscription::reset) runs them before it returns, so none outlives the
@@ -665,25 +964,28 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
     std::error_code ec;
     std::size_t bytes = 0;
   };
-  std::mutex inline_mutex;  // innermost, like deferred_mutex
+  std::mutex inline_mutex;
   std::vector<inline_completion> inline_completions;
+  std::atomic<bool> inline_pending{false};
 
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_ptr> channels;
   std::uint64_t dropped_evicted_up_to = 0;  // guarded by channels_mutex
 
   std::atomic<std::size_t> subscriber_count{0};
-  std::atomic<std::uint64_t> published{0}, deliveries{0}, bytes_written{0}, writes{0},
-      heartbeats{0}, history_evictions{0}, slow_consumer_disconnects{0}, dropped_events{0};
+  std::atomic<std::size_t> next_shard{0};  // round robin for subscribe's any_shard
+  std::atomic<std::uint64_t> published{0}, history_evictions{0}, slow_consumer_disconnects{0},
+      dropped_events{0};
 };
 
 }  // namespace detail
 
 /// Channels with history and fan-out over a transport (see transport.hpp).
 ///
-/// - `publish(channel, event)` formats the event once and queues the same
-///   bytes for every subscriber of the channel; each subscriber gets one
-///   gather write for whatever is queued, so a burst costs one write.
+/// - `publish(channel, event)` formats the event once, stores it in the
+///   channel's history once and hands it once to each shard that has
+///   subscribers of the channel; each subscriber gets one gather write for
+///   whatever is queued, so a burst costs one write.
 /// - Ids: an event published without an id gets "<epoch>-<n>", n counting up
 ///   across the hub (so ids order events within each channel), the epoch
 ///   telling this hub's ids from those of an earlier run.
@@ -701,9 +1003,26 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
 /// - Memory per subscriber is bounded by max_queued_events/_bytes, plus, for
 ///   a reconnect, the replay it asked for (itself bounded by the history).
 ///
-/// Thread safety: every member function may be called from any thread.
+/// Threading model. Every member function may be called from any thread.
+/// Subscribers live in shards (hub_options::shards; `subscribe` says which).
+/// A shard's subscribers are only ever queued to, written, heartbeaten and
+/// flushed inside that shard's `run_shard()`, and their transports' write
+/// completions come back on the thread the transport runs them on. A
+/// publisher touches only the channel (its lock, the history) and, once per
+/// event and shard, that shard's inbox; it never walks subscribers.
+/// - With `wake_shard` set (ssepp's Asio server: one shard per I/O thread,
+///   each connection's transport on its shard's thread), a publish hands
+///   the event over and returns, and each shard's thread delivers it: no
+///   lock or subscriber state is shared between cores on the delivery
+///   path, and one pass of `run_shard` starts one write per subscriber for
+///   everything handed over meanwhile.
+/// - Without it (the default: one shard, as for a transport of the user's
+///   own), `publish`, `tick` and `flush` run the shard on the calling
+///   thread before they return, so an event is queued, and its write
+///   started, when `publish` returns.
 /// Close handlers run on the thread whose call found the connection gone
-/// (a transport's completion, or a publish that overflowed a queue).
+/// (a transport's completion, a shard's pass that overflowed a queue, or
+/// the call that closed).
 ///
 /// Clock: a copyable type with `now()` returning
 /// std::chrono::steady_clock::time_point, callable from any thread
@@ -771,11 +1090,38 @@ class hub {
   /// Complexity: linear in the channel's subscribers.
   publish_result publish(std::string_view channel, const event_view& ev);
 
+  /// Publishes `events` to `channel`, all or none: every event is checked
+  /// first (`failed` names the first invalid one, and nothing is published),
+  /// then all are numbered, stored and handed over together, under one
+  /// lock, so they get consecutive hub-assigned ids and no other event of
+  /// the channel comes between them.
+  /// Complexity: linear in the events, plus one handover per shard with
+  /// subscribers of the channel.
+  batch_publish_result publish_batch(std::string_view channel,
+                                     const std::vector<event_view>& events);
+
+  /// `subscribe`'s shard argument for "any": the hub spreads such
+  /// subscribers over the shards in turn.
+  static constexpr std::size_t any_shard = static_cast<std::size_t>(-1);
+
   /// Subscribes `transport` to `channels`. With a non-empty `last_event_id`,
   /// first replays what the channels' history holds after that id (or sends
   /// the gap event). `on_close` runs once if the hub closes the subscriber.
+  /// `shard` (taken modulo hub_options::shards) is the shard the subscriber
+  /// belongs to: the one whose thread runs its transport (see the class
+  /// comment).
   subscription subscribe(const std::vector<std::string>& channels, Transport transport,
-                         std::string_view last_event_id = {}, close_handler on_close = {});
+                         std::string_view last_event_id = {}, close_handler on_close = {},
+                         std::size_t shard = any_shard);
+
+  /// Delivers what publishers, `tick()` and `flush()` handed to `shard`
+  /// (taken modulo hub_options::shards) since its last run, and starts the
+  /// writes. Call it when `hub_options::wake_shard` asks, on the shard's
+  /// thread; without wake_shard the hub calls it itself.
+  void run_shard(std::size_t shard) {
+    core_->run_shard(shard % core_->shards.size());
+    core_->run_inline_completions();
+  }
 
   /// Sends heartbeats to idle subscribers and ages out history. Call about
   /// once a second (at least twice per heartbeat interval).
@@ -808,92 +1154,93 @@ publish_result hub<Transport, Clock>::publish(std::string_view channel_name, con
   publish_result result;
   if ((result.error = validate(ev))) return result;
   auto& core = *core_;
-  auto event = std::make_shared<detail::stored_event>();
-  std::vector<std::shared_ptr<subscriber_type>> closed;
+  std::vector<std::string> ids;
+  std::vector<std::size_t> woken;
   {
-    // (Not a structured binding: lambdas cannot capture those before C++20.)
     auto locked = core.lock_channel(channel_name);
-    const auto& c = locked.first;
-    if (!c) {
+    if (!locked.first) {
       result.error = make_error_code(errc::too_many_channels);
       return result;
     }
-    auto deliver = [&](const detail::event_ptr& e, bool multi_channel) {
-      for (const auto& s : c->subscribers) {
-        if ((s->channels.size() > 1) != multi_channel) continue;
-        std::lock_guard<std::mutex> sub_lock(s->mutex);
-        const bool was_closed = s->closed;
-        core.enqueue_locked(*s, e);
-        if (!was_closed && s->closed) closed.push_back(s);
-      }
-    };
-    detail::event_ptr shared;
-    {
-      // The sequence is taken under the channel lock, so a channel's events
-      // are queued in id order. Subscribers of several channels must also
-      // get events of different channels in id order (or a reconnect after
-      // the higher id would skip the lower one), so for them taking the
-      // number and queueing happen together under one hub-wide lock, held
-      // only that long.
-      std::lock_guard<std::mutex> order(core.order_mutex);
-      event->seq = core.next_seq.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (ev.id.empty()) {
-        event->id = core.options.epoch + "-" + std::to_string(event->seq);
-      } else {
-        event->id.assign(ev.id.data(), ev.id.size());
-      }
-      event_view with_id = ev;
-      with_id.id = event->id;
-      (void)format(event->bytes, with_id);
-      event->published = core.clock.now();
-      shared = event;
-      core.record_history_locked(c, *event);
-      if (c->multi_channel_subscribers != 0) deliver(shared, true);
-    }
-    c->history.push_back(shared);
-    c->history_bytes += event->bytes.size();
-    core.evict(*c, event->published);
-    deliver(shared, false);
+    const std::array<event_view, 1> one{ev};
+    woken = core.publish_locked(locked.first, one, ids);
   }
   core.published.fetch_add(1, std::memory_order_relaxed);
   core.evict_over_total();
-  for (const auto& s : closed) core.finish_close(*s);
+  core.wake_shards(woken);
   core.run_inline_completions();
-  result.id = event->id;
+  result.id = std::move(ids.front());
+  return result;
+}
+
+template <class Transport, class Clock>
+batch_publish_result hub<Transport, Clock>::publish_batch(std::string_view channel_name,
+                                                          const std::vector<event_view>& events) {
+  batch_publish_result result;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if ((result.error = validate(events[i]))) {
+      result.failed = i;
+      return result;
+    }
+  }
+  if (events.empty()) return result;
+  auto& core = *core_;
+  std::vector<std::size_t> woken;
+  result.ids.reserve(events.size());
+  {
+    auto locked = core.lock_channel(channel_name);
+    if (!locked.first) {
+      result.error = make_error_code(errc::too_many_channels);
+      return result;
+    }
+    woken = core.publish_locked(locked.first, events, result.ids);
+  }
+  core.published.fetch_add(events.size(), std::memory_order_relaxed);
+  core.evict_over_total();
+  core.wake_shards(woken);
+  core.run_inline_completions();
   return result;
 }
 
 template <class Transport, class Clock>
 typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     const std::vector<std::string>& channel_names, Transport transport,
-    std::string_view last_event_id, close_handler on_close) {
+    std::string_view last_event_id, close_handler on_close, std::size_t shard) {
   auto& core = *core_;
   if (channel_names.empty()) {
     // Nothing to subscribe to: the stream would stay silent forever.
     transport.close();
     return subscription{};
   }
-  auto s = std::make_shared<subscriber_type>(core_, std::move(transport));
+  const std::size_t k =
+      (shard == any_shard ? core.next_shard.fetch_add(1, std::memory_order_relaxed) : shard) %
+      core.shards.size();
+  auto& sh = core.shards[k];
+  auto s = std::make_shared<subscriber_type>(core_, std::move(transport), k);
   s->self = s;
-  s->channels = channel_names;
-  std::sort(s->channels.begin(), s->channels.end());
-  s->channels.erase(std::unique(s->channels.begin(), s->channels.end()), s->channels.end());
   s->on_close = std::move(on_close);
+  std::vector<std::string> names = channel_names;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
 
-  // Lock every channel (in name order, so concurrent subscribers cannot
-  // deadlock) for the hand-over: history replay and joining the live list
-  // happen with no publish in between, hence no gap and no duplicate.
+  // The hand-over happens under the shard's lock and every channel's (in
+  // name order, so concurrent subscribers cannot deadlock): the replay is
+  // taken from history and the subscriber joins the shard with no publish
+  // in between. Events of these channels already in the shard's inbox are
+  // in the replay or before the subscription (start_seq), so there is no
+  // gap and no duplicate.
+  std::unique_lock<std::mutex> shard_lock(sh.mutex);
   std::vector<typename core_type::channel_ptr> chans;
   std::vector<std::unique_lock<std::mutex>> locks;
   for (bool all_live = false; !all_live;) {
     locks.clear();
     chans.clear();
-    for (const auto& name : s->channels) {
+    for (const auto& name : names) {
       chans.push_back(core.find_or_create(name));
       if (!chans.back()) {
         // max_channels are all in use (see hub_options).
         s->transport.close();
-        for (const auto& made : s->channels) core.drop_if_unused(made);
+        for (const auto& made : names) core.drop_if_unused(made);
         return subscription{};
       }
     }
@@ -943,6 +1290,9 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
 
   {
     std::lock_guard<std::mutex> lock(s->mutex);
+    // Every event of these channels numbered so far is in the history (or
+    // gone from it), since numbering takes the channel's lock.
+    s->start_seq = core.next_seq.load();
     s->max_events = core.options.max_queued_events + replay.size();
     s->max_bytes = core.options.max_queued_bytes;
     for (const auto& e : replay) s->max_bytes += e->bytes.size();
@@ -959,11 +1309,14 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     for (const auto& e : replay) core.enqueue_locked(*s, e, false);
   }
   for (auto& c : chans) {
-    c->subscribers.push_back(s);
-    if (chans.size() > 1) ++c->multi_channel_subscribers;
+    ++c->members[k];
+    ++c->subscribers;
+    sh.members[c.get()].push_back(s);
   }
+  s->channels = std::move(chans);
   core.subscriber_count.fetch_add(1, std::memory_order_relaxed);
   locks.clear();
+  shard_lock.unlock();
 
   bool overflowed;
   {
@@ -984,25 +1337,15 @@ void hub<Transport, Clock>::tick() {
     std::lock_guard<std::mutex> lock(core.channels_mutex);
     snapshot.assign(core.channels.begin(), core.channels.end());
   }
-  const auto interval = core.options.heartbeat_interval;
-  std::vector<std::shared_ptr<subscriber_type>> closed;
   for (auto& [name, c] : snapshot) {
     {
       std::lock_guard<std::mutex> lock(c->mutex);
       core.evict(*c, now);
-      if (interval.count() > 0) {
-        for (const auto& s : c->subscribers) {
-          std::lock_guard<std::mutex> sub_lock(s->mutex);
-          if (s->closed || s->writing || !s->queue.empty() || now - s->last_activity < interval)
-            continue;
-          core.enqueue_locked(*s, core.heartbeat);
-          if (s->closed) closed.push_back(s);  // only with degenerate queue bounds
-        }
-      }
     }
     core.drop_if_unused(name);
   }
-  for (const auto& s : closed) core.finish_close(*s);
+  // Each shard looks for its idle subscribers in its own pass.
+  if (core.options.heartbeat_interval.count() > 0) core.hand_to_all(core_type::handoff::heartbeat);
   core.run_inline_completions();
 }
 
@@ -1014,38 +1357,32 @@ void hub<Transport, Clock>::close_all(std::optional<event_view> last_word, bool 
     std::string bytes;
     if (!format(bytes, *last_word)) word = core_type::make_control(std::move(bytes));
   }
-  std::vector<typename core_type::channel_ptr> chans;
-  {
-    std::lock_guard<std::mutex> lock(core.channels_mutex);
-    for (auto& entry : core.channels) chans.push_back(entry.second);
-  }
-  std::vector<std::shared_ptr<subscriber_type>> all;
-  for (auto& c : chans) {
-    std::lock_guard<std::mutex> channel_lock(c->mutex);
-    all.insert(all.end(), c->subscribers.begin(), c->subscribers.end());
-  }
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  for (const auto& s : all) {
-    bool now_closed = false;
-    {
+  for (auto& sh : core.shards) {
+    std::vector<std::shared_ptr<subscriber_type>> all, closed;
+    std::unique_lock<std::mutex> shard_lock(sh.mutex);
+    for (const auto& entry : sh.members)
+      all.insert(all.end(), entry.second.begin(), entry.second.end());
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (const auto& s : all) {
       std::lock_guard<std::mutex> lock(s->mutex);
       if (s->closed) continue;
       if (word) core.enqueue_locked(*s, word);
       if (s->closed) {
         // The last word overflowed the queue and closed it (disconnect
         // policy): it must still be detached and its owner told.
-        now_closed = true;
+        closed.push_back(s);
       } else if (drain && (s->writing || !s->queue.empty())) {
         // A subscriber held back by coalescing writes its queue now.
         if (!s->writing) core.start_write_locked(*s);
         s->closing = true;  // write_done closes it once the queue drains
       } else {
         core.close_locked(*s, close_reason::hub_closed, {});
-        now_closed = true;
+        closed.push_back(s);
       }
     }
-    if (now_closed) core.finish_close(*s);
+    shard_lock.unlock();
+    for (const auto& s : closed) core.finish_close(*s);
   }
   core.run_inline_completions();
 }
@@ -1060,10 +1397,12 @@ hub_stats hub<Transport, Clock>::stats() const {
   }
   st.subscribers = core.subscriber_count.load();
   st.published = core.published.load();
-  st.deliveries = core.deliveries.load();
-  st.bytes_written = core.bytes_written.load();
-  st.writes = core.writes.load();
-  st.heartbeats = core.heartbeats.load();
+  for (const auto& sh : core.shards) {
+    st.deliveries += sh.deliveries.load();
+    st.bytes_written += sh.bytes_written.load();
+    st.writes += sh.writes.load();
+    st.heartbeats += sh.heartbeats.load();
+  }
   st.history_evictions = core.history_evictions.load();
   {
     std::lock_guard<std::mutex> lock(core.order_mutex);
