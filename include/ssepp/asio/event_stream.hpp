@@ -50,6 +50,11 @@ struct event_stream_options {
   /// which must then be a strand (Beast's examples make it with
   /// net::make_strand) unless a single thread runs its execution context.
   std::optional<net::any_io_executor> strand;
+  /// The hub shard the subscriber belongs to (see ssepp::hub's threading
+  /// model): the one whose thread runs `strand`. The default lets the hub
+  /// spread streams over its shards, which suits a hub of one shard, or one
+  /// whose shards all run on this stream's executor.
+  std::size_t shard = static_cast<std::size_t>(-1);
   /// Bytes the client may send after its request (an EventSource sends
   /// none). They are read and dropped, never stored; past this many the
   /// stream ends as peer_gone with std::errc::message_size. 0: no limit.
@@ -210,9 +215,11 @@ class event_stream_connection final
     // inside start_event_stream, whose caller may hold a lock on_close
     // takes, or not have stored the returned handle yet.
     subscription_ = hub.subscribe(
-        channels, transport, options.last_event_id, [self](close_reason why, std::error_code ec) {
+        channels, transport, options.last_event_id,
+        [self](close_reason why, std::error_code ec) {
           net::post(self->strand_, [self, why, ec] { self->finish(why, ec); });
-        });
+        },
+        options.shard);
     // Until the handlers below run, none on the strand touches
     // subscription_ (finish() does not), so assigning it here is safe.
     if (!subscription_.active()) {

@@ -58,7 +58,11 @@ using auth_result = http::auth_result;
 struct server_options {
   std::string host = "127.0.0.1";  ///< address to listen on
   std::uint16_t port = 8080;       ///< 0 picks a free port (see server::port())
-  /// I/O threads; 0 means one per core.
+  /// I/O threads; 0 means one per core. Each runs an io_context of its
+  /// own and is one shard of the hub (hub_options::shards is set to this):
+  /// connections are spread over the threads as they are accepted, and a
+  /// connection, its stream and its subscriber live on one thread for life,
+  /// so fan-out on N threads shares no subscriber state between cores.
   std::size_t threads = 0;
   /// Open connections at most; more are answered 503 with Retry-After.
   std::size_t max_connections = 10000;
@@ -143,8 +147,16 @@ struct has_server_handshake<
 /// Connections accepted by `start()` are made into Streams by the factory;
 /// `serve()` takes a stream connected by other means.
 ///
+/// Threads: `options.threads` I/O threads (one per core by default), each
+/// running an io_context of its own and serving one shard of the hub
+/// (see ssepp::hub's threading model). Connections go to the threads in
+/// turn; a connection's handlers all run on its thread, so none needs a
+/// strand. A publish, from any thread, hands each event to the threads
+/// with subscribers of its channel, and each thread writes to its own.
+///
 /// Thread safety: `publish` through `hub()`, `serve()` and `stop()` may be
-/// called from any thread; configure routes before `start()`.
+/// called from any thread; configure routes before `start()`. Do not
+/// destroy the server on one of its own I/O threads (it joins them).
 template <class Stream>
 class basic_server {
  public:
@@ -198,8 +210,11 @@ class basic_server {
   const server_options& options() const noexcept { return options_; }
   /// Connections open now.
   std::size_t connections() const noexcept { return connections_.load(); }
-  /// The executor of the server's io_context (to make streams for serve()).
+  /// The executor of the server's first io_context (to make streams for
+  /// serve()).
   executor_type get_executor() noexcept { return io_.get_executor(); }
+  /// I/O threads (and hub shards), fixed at construction.
+  std::size_t threads() const noexcept { return thread_count_; }
 
  private:
   class connection;
@@ -214,13 +229,37 @@ class basic_server {
   }
   void accept();
   void start_threads();
-  // Each connection's handlers must not run concurrently: a strand of its
-  // own when several threads run the io_context; with one thread the
-  // io_context's executor already guarantees it, without a strand's memory
+  void stop_io() {
+    work_.clear();
+    for (std::size_t k = 0; k < thread_count_; ++k) io_of(k).stop();
+  }
+  static std::vector<std::unique_ptr<net::io_context>> make_io_contexts(std::size_t n) {
+    std::vector<std::unique_ptr<net::io_context>> v;
+    for (std::size_t i = 0; i < n; ++i) v.push_back(std::make_unique<net::io_context>(1));
+    return v;
+  }
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> make_work_guards() {
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> v;
+    for (std::size_t k = 0; k < thread_count_; ++k) v.push_back(net::make_work_guard(io_of(k)));
+    return v;
+  }
+  // The io_context of thread (and shard) k; one thread runs each, so its
+  // executor serializes a connection's handlers without a strand's memory
   // or a post per write.
-  net::any_io_executor connection_executor() {
-    if (thread_count_ == 1) return io_.get_executor();
-    return net::make_strand(io_);
+  net::io_context& io_of(std::size_t k) { return k == 0 ? io_ : *more_io_[k - 1]; }
+  // The next thread in turn, for a new connection.
+  std::size_t next_shard() { return next_shard_.fetch_add(1) % thread_count_; }
+  // The shard whose io_context `executor` belongs to (0 if none).
+  std::size_t shard_of(const net::any_io_executor& executor) {
+    for (std::size_t k = 0; k < thread_count_; ++k)
+      if (executor == net::any_io_executor(io_of(k).get_executor())) return k;
+    return 0;
+  }
+  // The hub's options: one shard per thread, each woken on its thread.
+  hub_options sharded(hub_options o) {
+    o.shards = thread_count_;
+    o.wake_shard = [this](std::size_t k) { net::post(io_of(k), [this, k] { hub_.run_shard(k); }); };
+    return driver_.wire(std::move(o));
   }
   void handle(const std::shared_ptr<connection>& c, request& req);
   void route_to_handlers(const std::shared_ptr<connection>& c, const request& req,
@@ -240,8 +279,11 @@ class basic_server {
   // before io_ too, and its transports' closes are queued there. ~basic_server
   // joins the threads, so nothing runs while the members go.
   std::atomic<std::size_t> connections_{0};
-  net::io_context io_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::size_t thread_count_;  // I/O threads and hub shards, fixed at construction
+  net::io_context io_;        // thread 0's
+  // Threads 1 to thread_count_ - 1 (heap: io_context cannot move).
+  std::vector<std::unique_ptr<net::io_context>> more_io_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   // The acceptor and the stop timer run their handlers here, and so does
   // stop(): with several I/O threads, stop's acceptor_.close() otherwise
   // raced the accept handler re-arming it (Asio objects are not safe for
@@ -258,7 +300,7 @@ class basic_server {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   std::uint16_t port_ = 0;
-  std::size_t thread_count_ = 1;  // I/O threads, fixed by start()
+  std::atomic<std::size_t> next_shard_{0};
   std::mutex join_mutex_;
 };
 
@@ -370,6 +412,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     o.fields = std::move(plan.fields);
     o.last_event_id = std::move(plan.last_event_id);
     o.strand = strand_;
+    o.shard = server_.shard_of(strand_);
     o.send_buffer_bytes = server_.options_.send_buffer_bytes;
     o.on_close = [&srv = server_, slot = std::move(slot_)](close_reason why, std::error_code e) {
       srv.log(why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
@@ -525,12 +568,16 @@ template <class Stream>
 basic_server<Stream>::basic_server(server_options options, stream_factory make_stream)
     : options_(std::move(options)),
       make_stream_(std::move(make_stream)),
-      work_(net::make_work_guard(io_)),
+      thread_count_(options_.threads ? options_.threads
+                                     : std::max(1u, std::thread::hardware_concurrency())),
+      io_(1),
+      more_io_(make_io_contexts(thread_count_ - 1)),
+      work_(make_work_guards()),
       strand_(net::make_strand(io_)),
       acceptor_(strand_),
       stop_timer_(strand_),
       driver_(io_.get_executor(), hub_driver_options{options_.tick_interval}),
-      hub_(driver_.wire(options_.hub)) {
+      hub_(sharded(options_.hub)) {
   if constexpr (std::is_constructible_v<Stream, net::ip::tcp::socket&&>) {
     if (!make_stream_)
       make_stream_ = [](net::ip::tcp::socket&& socket) { return Stream(std::move(socket)); };
@@ -596,15 +643,15 @@ void basic_server<Stream>::start_without_listening() {
 
 template <class Stream>
 void basic_server<Stream>::start_threads() {
-  thread_count_ =
-      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   driver_.start(hub_);
-  for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (std::size_t k = 0; k < thread_count_; ++k)
+    threads_.emplace_back([&io = io_of(k)] { io.run(); });
 }
 
 template <class Stream>
 void basic_server<Stream>::serve(Stream stream, std::string remote_address) {
-  auto c = std::make_shared<connection>(*this, std::move(stream), connection_executor(),
+  auto c = std::make_shared<connection>(*this, std::move(stream),
+                                        net::any_io_executor(io_of(next_shard()).get_executor()),
                                         std::move(remote_address));
   if (stopping_) return c->close();
   if (connections_.load() > options_.max_connections) {
@@ -640,8 +687,7 @@ void basic_server<Stream>::stop() {
         // The drain is over: no more ticks or flushes (stop() returns at
         // once here, inside the driver's own strand or not).
         driver_.stop();
-        work_.reset();
-        io_.stop();
+        stop_io();
         *poll = nullptr;  // break the self-reference
         return;
       }
@@ -652,15 +698,12 @@ void basic_server<Stream>::stop() {
     };
     (*poll)();
   });
-  if (threads_.empty()) {
-    work_.reset();
-    io_.stop();
-  }
+  if (threads_.empty()) stop_io();
 }
 
 template <class Stream>
 void basic_server<Stream>::accept() {
-  acceptor_.async_accept(connection_executor(), [this](error_code ec, net::ip::tcp::socket socket) {
+  acceptor_.async_accept(io_of(next_shard()), [this](error_code ec, net::ip::tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE) or similar: say so and retry shortly
