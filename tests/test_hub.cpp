@@ -1966,3 +1966,287 @@ TEST_CASE("a transport that fails inside async_write is closed as peer_gone, wit
   CHECK(subscribers_after == 0);
   CHECK_FALSE(active_after);
 }
+
+// =============================================================================
+// Shards: each subscriber is served by one shard's pass
+// =============================================================================
+
+namespace {
+// Records which shards the hub asks to run, and runs them when told.
+struct shard_wakes {
+  std::vector<std::size_t> asked;
+};
+ssepp::hub_options sharded_options(shard_wakes& wakes, std::size_t shards) {
+  auto o = plain_options();
+  o.shards = shards;
+  o.wake_shard = [&wakes](std::size_t k) { wakes.asked.push_back(k); };
+  return o;
+}
+client subscribe_on(hub_test& f, std::size_t shard, const strings& channels,
+                    std::string_view last_id = {}) {
+  auto connection = f.loop.connect();
+  return {f.hub.subscribe(channels, std::move(connection.first), last_id, {}, shard),
+          std::move(connection.second)};
+}
+}  // namespace
+
+TEST_CASE("a publish hands its event to each shard with subscribers of the channel, once") {
+  shard_wakes wakes;
+  hub_test f{sharded_options(wakes, 3)};
+  auto a0 = subscribe_on(f, 0, {"a"});
+  auto b0 = subscribe_on(f, 0, {"a"});
+  auto a2 = subscribe_on(f, 2, {"a"});
+  auto other = subscribe_on(f, 1, {"b"});
+  f.publish_numbers("a", 1, 3);
+  // One wake per shard until it runs, however many events and subscribers;
+  // shard 1 has no subscriber of "a" and hears nothing.
+  CHECK(wakes.asked == std::vector<std::size_t>{0, 2});
+  f.loop.run();
+  CHECK(data_of(a0.peer).empty());  // nothing is delivered before the shard runs
+  f.hub.run_shard(0);
+  f.loop.run();
+  CHECK(data_of(a0.peer) == numbers(1, 3));
+  CHECK(data_of(b0.peer) == numbers(1, 3));
+  CHECK(data_of(a2.peer).empty());
+  f.hub.run_shard(2);
+  f.loop.run();
+  CHECK(data_of(a2.peer) == numbers(1, 3));
+  CHECK(data_of(other.peer).empty());
+  f.publish("a", {"4"});
+  CHECK(wakes.asked == std::vector<std::size_t>{0, 2, 0, 2});  // woken again after a run
+}
+
+TEST_CASE("a shard's pass writes everything handed to it since the last one in one write") {
+  shard_wakes wakes;
+  hub_test f{sharded_options(wakes, 2)};
+  auto a = subscribe_on(f, 1, {"a"});
+  f.publish_numbers("a", 1, 5);
+  f.hub.run_shard(1);
+  f.loop.run();
+  CHECK(a.peer.writes() == 1);
+  CHECK(data_of(a.peer) == numbers(1, 5));
+}
+
+TEST_CASE("a subscribe while events wait in its shard's inbox gets no duplicate and no gap") {
+  shard_wakes wakes;
+  hub_test f{sharded_options(wakes, 2)};
+  auto first = subscribe_on(f, 0, {"a"});
+  f.publish_numbers("a", 1, 3);  // waiting in shard 0's inbox
+  // A resume after 1 on the same shard: 2 and 3 come from history, and the
+  // inbox's 2 and 3 must not come again; a live subscriber gets only 4.
+  auto resumed = subscribe_on(f, 0, {"a"}, "e-1");
+  auto live = subscribe_on(f, 0, {"a"});
+  f.publish("a", {"4"});
+  f.hub.run_shard(0);
+  f.loop.run();
+  CHECK(data_of(first.peer) == numbers(1, 4));
+  CHECK(data_of(resumed.peer) == numbers(2, 4));
+  CHECK(data_of(live.peer) == strings{"4"});
+}
+
+TEST_CASE("a subscriber of several channels gets their events in id order from its shard") {
+  shard_wakes wakes;
+  hub_test f{sharded_options(wakes, 2)};
+  auto both = subscribe_on(f, 1, {"a", "b"});
+  auto only_b = subscribe_on(f, 0, {"b"});
+  for (int i = 1; i <= 6; ++i) f.publish(i % 2 ? "a" : "b", {std::to_string(i)});
+  f.hub.run_shard(0);
+  f.hub.run_shard(1);
+  f.loop.run();
+  CHECK(ids_of(both.peer) == strings{"e-1", "e-2", "e-3", "e-4", "e-5", "e-6"});
+  CHECK(data_of(only_b.peer) == strings{"2", "4", "6"});
+}
+
+TEST_CASE("heartbeats and flushes run in each shard's own pass") {
+  shard_wakes wakes;
+  auto o = sharded_options(wakes, 2);
+  o.heartbeat_interval = std::chrono::seconds{1};
+  hub_test f{o};
+  auto a = subscribe_on(f, 0, {"a"});
+  auto b = subscribe_on(f, 1, {"b"});
+  f.clock.advance(std::chrono::seconds{2});
+  f.hub.tick();
+  CHECK(wakes.asked == std::vector<std::size_t>{0, 1});
+  f.loop.run();
+  CHECK(items_of(a.peer).empty());
+  f.hub.run_shard(0);
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{":"});
+  CHECK(items_of(b.peer).empty());
+  f.hub.run_shard(1);
+  f.loop.run();
+  CHECK(items_of(b.peer) == strings{":"});
+}
+
+TEST_CASE("without wake_shard, several shards are run by the publishing thread") {
+  auto o = plain_options();
+  o.shards = 4;
+  hub_test f{o};
+  std::vector<client> clients;
+  for (std::size_t k = 0; k < 4; ++k) clients.push_back(subscribe_on(f, k, {"a"}));
+  clients.push_back(f.subscribe({"a"}));  // any shard
+  f.publish_numbers("a", 1, 3);
+  f.loop.run();
+  for (const auto& c : clients) CHECK(data_of(c.peer) == numbers(1, 3));
+}
+
+namespace {
+// One thread per shard, running what the hub asks of it, as an I/O thread
+// would.
+class shard_threads {
+ public:
+  explicit shard_threads(std::size_t n) : queues_(n) {
+    for (std::size_t k = 0; k < n; ++k) threads_.emplace_back([this, k] { serve(k); });
+  }
+  ~shard_threads() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void post(std::size_t k, std::function<void()> f) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queues_[k].push_back(std::move(f));
+    }
+    changed_.notify_all();
+  }
+  // Waits until every queue is empty and no job runs.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] {
+      return busy_ == 0 && std::all_of(queues_.begin(), queues_.end(),
+                                       [](const auto& q) { return q.empty(); });
+    });
+  }
+
+ private:
+  void serve(std::size_t k) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [&] { return done_ || !queues_[k].empty(); });
+      if (queues_[k].empty()) return;
+      auto job = std::move(queues_[k].front());
+      queues_[k].erase(queues_[k].begin());
+      ++busy_;
+      lock.unlock();
+      job();
+      lock.lock();
+      --busy_;
+      changed_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::vector<std::function<void()>>> queues_;
+  std::size_t busy_ = 0;
+  bool done_ = false;
+  std::vector<std::thread> threads_;
+};
+}  // namespace
+
+TEST_CASE("shards on threads of their own: concurrent publishers, every event once, in order") {
+  constexpr std::size_t shards = 3;
+  constexpr int per_publisher = 300;
+  auto o = plain_options();
+  o.shards = shards;
+  o.max_queued_events = std::size_t{1} << 20;
+  o.max_queued_bytes = std::size_t{1} << 30;
+  o.history_events = std::size_t{1} << 20;
+  hub_type* target = nullptr;
+  auto workers = std::make_unique<shard_threads>(shards);
+  o.wake_shard = [&](std::size_t k) { workers->post(k, [&target, k] { target->run_shard(k); }); };
+  hub_test f{o};
+  target = &f.hub;
+  std::vector<client> clients;
+  for (std::size_t i = 0; i < 9; ++i)
+    clients.push_back(subscribe_on(f, i % shards, i % 3 == 0 ? strings{"a", "b"} : strings{"a"}));
+  std::vector<std::thread> publishers;
+  for (const char* channel : {"a", "b"})
+    for (int p = 0; p < 2; ++p)
+      publishers.emplace_back([&, channel] {
+        for (int i = 0; i < per_publisher; ++i) f.hub.publish(channel, {"x"});
+      });
+  // Meanwhile subscribers come and go on every shard.
+  std::thread churn([&] {
+    for (std::size_t i = 0; i < 200; ++i) auto c = subscribe_on(f, i % shards, {"a"});
+  });
+  for (auto& t : publishers) t.join();
+  churn.join();
+  workers->drain();
+  f.loop.run();
+  workers->drain();
+  f.loop.run();
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    CAPTURE(i);
+    const auto ids = ids_of(clients[i].peer);
+    const std::size_t expected = i % 3 == 0 ? 4 * per_publisher : 2 * per_publisher;
+    CHECK(ids.size() == expected);
+    std::uint64_t previous = 0;
+    for (const auto& id : ids) {
+      const std::uint64_t seq = std::stoull(id.substr(2));
+      CHECK(seq > previous);
+      previous = seq;
+    }
+  }
+  f.hub.close_all(std::nullopt, false);
+  workers.reset();  // joined before the hub goes
+}
+
+// =============================================================================
+// Adaptive coalescing: the timer only above coalesce_rate
+// =============================================================================
+
+TEST_CASE("coalescing: a subscriber hearing fewer events than coalesce_rate is never held back") {
+  flush_requests requests;
+  auto o = coalescing_options(requests);
+  o.coalesce_rate = 200;  // 5 ms between events is the line
+  hub_test f{o};
+  auto a = f.subscribe({"a"});
+  auto held_back = [&] { return requests.delays.size(); };
+  // 6 ms apart (within the 10 ms window, below the rate): after the first
+  // few, whose estimate starts at "fast", every event is written at once.
+  for (int i = 1; i <= 10; ++i) {
+    f.publish("a", {std::to_string(i)});
+    f.loop.run();
+    f.hub.flush();
+    f.loop.run();
+    f.clock.advance(std::chrono::milliseconds{6});
+  }
+  const auto warm = held_back();
+  const auto writes = a.peer.writes();
+  for (int i = 11; i <= 30; ++i) {
+    f.publish("a", {std::to_string(i)});
+    f.loop.run();
+    f.clock.advance(std::chrono::milliseconds{6});
+  }
+  CHECK(held_back() == warm);
+  CHECK(a.peer.writes() == writes + 20);
+  CHECK(data_of(a.peer) == numbers(1, 30));
+}
+
+TEST_CASE("coalescing: above coalesce_rate events wait for the flush; with rate 0 always") {
+  for (const double rate : {200.0, 0.0}) {
+    CAPTURE(rate);
+    flush_requests requests;
+    auto o = coalescing_options(requests);
+    o.coalesce_rate = rate;
+    hub_test f{o};
+    auto a = f.subscribe({"a"});
+    // 1 ms apart: faster than 200/s.
+    for (int i = 1; i <= 20; ++i) {
+      f.publish("a", {std::to_string(i)});
+      f.loop.run();
+      f.clock.advance(std::chrono::milliseconds{1});
+      if (i % 10 == 0) {
+        f.hub.flush();
+        f.loop.run();
+      }
+    }
+    CHECK(data_of(a.peer) == numbers(1, 20));
+    CHECK(a.peer.writes() <= 6);  // about one per window, not one per event
+    CHECK_FALSE(requests.delays.empty());
+  }
+}
