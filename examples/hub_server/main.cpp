@@ -71,6 +71,11 @@ Options:
                         (default 1048576)
   --send-buffer-bytes N bytes the kernel may hold unsent per stream; 0: the
                         kernel's own tuning (default 262144)
+  --coalesce-us N       longest a write may wait for more events while a
+                        stream hears more than --coalesce-rate events/s;
+                        0: never (default 10000)
+  --coalesce-rate N     events/s per stream above which writes wait; 0: any
+                        write within --coalesce-us of the last (default 200)
   --overflow POLICY     when a subscriber's queue is full: disconnect (it
                         reconnects and replays from history) or drop-oldest
                         (default disconnect)
@@ -140,6 +145,10 @@ command_line parse_command_line(int argc, char** argv) {
       o.hub.max_queued_bytes = args.number<std::size_t>(1);
     } else if (args.is("--send-buffer-bytes")) {
       o.send_buffer_bytes = args.number<std::size_t>();
+    } else if (args.is("--coalesce-us")) {
+      o.hub.coalesce_window = std::chrono::microseconds{args.number<std::uint32_t>()};
+    } else if (args.is("--coalesce-rate")) {
+      o.hub.coalesce_rate = static_cast<double>(args.number<std::uint32_t>());
     } else if (args.is("--overflow")) {
       const std::string policy = args.value();
       if (policy == "disconnect") {
