@@ -56,6 +56,9 @@ std::unique_ptr<server> make_server() {
   // Shorter than `patience`: a server still waiting for a body answers
   // 408 before a test gives up on it.
   o.request_timeout = 3s;
+  // A persistent connection closes soon after its last answer, so a test
+  // reading to the end of one does not wait long.
+  o.keep_alive_timeout = 250ms;
   auto s = std::make_unique<server>(std::move(o));
   s->route("GET", "/echo*", [](const ssepp::asio::request& r) {
     ssepp::asio::response out;
@@ -619,6 +622,104 @@ TEST_CASE(
   CHECK(r.final().field("connection") == "close");
   CHECK(r.closed);
   CHECK(r.responses.size() == 1);
+}
+
+TEST_CASE("RFC 9112 §9.3: an HTTP/1.1 connection persists: a second request gets its answer") {
+  const auto s = make_server();
+  peer p(*s);
+  p.send("GET /echo/1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(p.read_until([](const std::string& got) { return split_responses(got).size() == 1; }));
+  p.send("GET /echo/2 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(p.read_until([](const std::string& got) { return split_responses(got).size() == 2; }));
+  const auto responses = split_responses(p.received());
+  CHECK(responses[0].body.find("path=/echo/1") == 0);
+  CHECK(responses[1].body.find("path=/echo/2") == 0);
+  CHECK_FALSE(responses[0].field("connection"));
+  // Idle past keep_alive_timeout, the server closes it quietly.
+  CHECK(p.read_to_end());
+  CHECK(split_responses(p.received()).size() == 2);
+}
+
+TEST_CASE("RFC 9112 §9.3.2: pipelined requests are answered in order, bodies included") {
+  const auto s = make_server();
+  const auto r =
+      round_trip(*s,
+                 "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\none"
+                 "GET /echo/two HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                 "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nthree"
+                 "GET /echo/four HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                 "GET /echo/never HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(r.responses.size() == 4);
+  CHECK(r.responses[0].body == "one");
+  CHECK(r.responses[1].body.find("path=/echo/two") == 0);
+  CHECK(r.responses[2].body == "three");
+  CHECK(r.responses[3].body.find("path=/echo/four") == 0);
+  CHECK(r.responses[3].field("connection") == "close");
+  CHECK(r.closed);
+}
+
+TEST_CASE("RFC 9112 §9.3: HTTP/1.0 persists only with Connection: keep-alive") {
+  const auto s = make_server();
+  const auto plain = round_trip(*s,
+                                "GET /echo/a HTTP/1.0\r\nHost: localhost\r\n\r\n"
+                                "GET /echo/b HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  CHECK(plain.responses.size() == 1);
+  CHECK(plain.final().field("connection") == "close");
+  const auto kept =
+      round_trip(*s,
+                 "GET /echo/a HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
+                 "GET /echo/b HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  REQUIRE(kept.responses.size() == 2);
+  CHECK(kept.responses[0].field("connection") == "keep-alive");
+  CHECK(kept.responses[1].field("connection") == "close");
+}
+
+TEST_CASE("RFC 9112 §9.3: a bad request after a good one is answered 400 and ends the connection") {
+  const auto s = make_server();
+  const auto r = round_trip(*s,
+                            "GET /echo/ok HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                            "GET /echo/bad HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n"
+                            "GET /echo/never HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(r.responses.size() == 2);
+  CHECK(r.responses[0].status == 200);
+  CHECK(r.responses[1].status == 400);
+  CHECK(r.responses[1].field("connection") == "close");
+  CHECK(r.closed);
+}
+
+TEST_CASE("RFC 9112 §9.3: an event stream after a plain request on one connection ends it") {
+  const auto s = make_server();
+  peer p(*s);
+  p.send(
+      "GET /echo/first HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /events/c HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /echo/never HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(p.read_until([](const std::string& got) {
+    return got.find("text/event-stream") != std::string::npos &&
+           got.find("\r\n\r\n", got.find("text/event-stream")) != std::string::npos;
+  }));
+  const std::string got = p.received();
+  CHECK(got.find("path=/echo/first") != std::string::npos);
+  CHECK(got.find("Connection: close") != std::string::npos);
+  CHECK(got.find("/echo/never") == std::string::npos);
+}
+
+TEST_CASE("max_requests_per_connection: the last allowed answer says Connection: close") {
+  ssepp::asio::server_options o;
+  o.threads = 1;
+  o.max_requests_per_connection = 2;
+  o.keep_alive_timeout = 250ms;
+  server s(o);
+  s.route("GET", "/n", [](const ssepp::asio::request&) { return ssepp::asio::response{}; });
+  s.start_without_listening();
+  const auto r = round_trip(s,
+                            "GET /n HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                            "GET /n HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                            "GET /n HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  REQUIRE(r.responses.size() == 2);
+  CHECK_FALSE(r.responses[0].field("connection"));
+  CHECK(r.responses[1].field("connection") == "close");
+  CHECK(r.closed);
 }
 
 // --- RFC 9110 §10.1.1 Expect ---------------------------------------------------------------

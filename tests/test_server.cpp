@@ -490,13 +490,33 @@ http_response parse_response(std::string_view raw) {
   return r;
 }
 
-// Sends a raw request and reads the response to the end of the connection
-// (the server closes after every response it finishes).
+// True once `raw` holds a whole final response: its head and, unless it
+// has none (a HEAD request's, 1xx, 204, 304), Content-Length bytes of body.
+bool holds_whole_response(std::string_view raw, bool head_request) {
+  for (;;) {
+    const std::size_t end = raw.find("\r\n\r\n");
+    if (end == std::string_view::npos) return false;
+    const auto r = parse_response(raw.substr(0, end + 4));
+    if (r.status / 100 == 1) {  // interim (100 Continue): the final one follows
+      raw.remove_prefix(end + 4);
+      continue;
+    }
+    if (head_request || r.status == 204 || r.status == 304) return true;
+    const auto length = r.field("content-length");
+    return length && raw.size() - (end + 4) >= std::stoul(*length);
+  }
+}
+
+// Sends a raw request and reads the whole response: to the end of the
+// connection or, on one the server keeps open (HTTP/1.1 keep-alive), to
+// the end of its body.
 http_response fetch(test_server& srv, std::string_view raw_request,
                     const client_options& options = {}) {
   connection c(srv, options);
   (void)c.send_all(raw_request);  // the server may answer before reading it all
-  CHECK_MESSAGE(c.read_to_end(), "the server did not end the response");
+  const bool head_request = raw_request.substr(0, 5) == "HEAD ";
+  CHECK_MESSAGE(c.read_until([&] { return holds_whole_response(c.data(), head_request); }),
+                "no whole response arrived: ", c.data());
   return parse_response(c.data());
 }
 
@@ -1000,6 +1020,75 @@ TEST_CASE("the publish endpoint refuses a bad event with 400 and publishes nothi
   srv.publish("news", "marker");
   REQUIRE(client.wait_for_events(1));
   CHECK(client.events()[0].data == "marker");
+}
+
+TEST_CASE("a text/event-stream body publishes every event, in order, and answers their ids") {
+  server_options o;
+  o.publish_prefix = "/publish/";
+  test_server srv(o);
+  sse_client client(srv, "/events/news");
+  REQUIRE(eventually([&] { return srv.subscribers() == 1; }));
+
+  const auto r =
+      post(srv, "/publish/news",
+           "data: one\n\nevent: cokolwiek\ndata: 4444\nid: own-7\n\n: note\ndata: a\ndata: b\n\n",
+           "Content-Type: text/event-stream; charset=utf-8\r\n");
+  CHECK(r.status == 200);
+  REQUIRE(client.wait_for_events(3));
+  const auto& got = client.events();
+  CHECK(got[0].data == "one");
+  CHECK(got[0].type == "message");
+  CHECK(got[1].type == "cokolwiek");
+  CHECK(got[1].data == "4444");
+  CHECK(got[1].id == "own-7");
+  CHECK(got[2].data == "a\nb");
+  CHECK(r.body == got[0].id + "\n" + got[1].id + "\n" + got[2].id + "\n");
+  CHECK(srv->hub().stats().published == 3);
+}
+
+TEST_CASE("one bad event in a batch refuses the whole batch with 400, naming it") {
+  server_options o;
+  o.publish_prefix = "/publish/";
+  test_server srv(o);
+  sse_client client(srv, "/events/news");
+  REQUIRE(eventually([&] { return srv.subscribers() == 1; }));
+  const std::string stream = "Content-Type: text/event-stream\r\n";
+  const auto unknown =
+      post(srv, "/publish/news", "data: ok\n\ndata: ok\ncolour: red\n\ndata: ok\n\n", stream);
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body.find("event 2") != std::string::npos);
+  // A batch names each event's type and id itself: the query may not.
+  CHECK(post(srv, "/publish/news?event=x", "data: ok\n\n", stream).status == 400);
+  CHECK(post(srv, "/publish/news", "data: cut short\n", stream).status == 400);
+  CHECK(srv->hub().stats().published == 0);
+  srv.publish("news", "marker");
+  REQUIRE(client.wait_for_events(1));
+  CHECK(client.events()[0].data == "marker");
+}
+
+TEST_CASE("publishes over one keep-alive connection are all answered, in order") {
+  server_options o;
+  o.publish_prefix = "/publish/";
+  test_server srv(o);
+  sse_client client(srv, "/events/news");
+  REQUIRE(eventually([&] { return srv.subscribers() == 1; }));
+  connection c(srv);
+  std::string requests;
+  for (int i = 0; i < 5; ++i)
+    requests += post_request("/publish/news?id=p" + std::to_string(i), "x");
+  REQUIRE(c.send_all(requests));
+  REQUIRE(c.read_until([&] {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = c.data().find("HTTP/1.1 200", at)) != std::string::npos; ++at)
+      ++n;
+    return n == 5 && c.data().size() >= c.data().rfind("\r\n\r\n") + 4 + 2;
+  }));
+  for (int i = 0; i < 5; ++i)
+    CHECK(c.data().find("\r\n\r\np" + std::to_string(i)) != std::string::npos);
+  CHECK_FALSE(c.ended());
+  REQUIRE(client.wait_for_events(5));
+  for (int i = 0; i < 5; ++i)
+    CHECK(client.events()[static_cast<std::size_t>(i)].id == "p" + std::to_string(i));
 }
 
 TEST_CASE("the publish endpoint answers 503 with Retry-After when max_channels are all in use") {

@@ -3,6 +3,7 @@
 // server's and client's protocol decisions as pure functions.
 #pragma once
 
+#include "http/batch.hpp"
 #include "http/chunked.hpp"
 #include "http/cookie.hpp"
 #include "http/cors.hpp"
@@ -14,6 +15,7 @@
 #include "http/host.hpp"
 #include "http/head.hpp"
 #include "http/message.hpp"
+#include "http/persistence.hpp"
 #include "http/request_decision.hpp"
 #include "http/response_action.hpp"
 #include "http/url.hpp"

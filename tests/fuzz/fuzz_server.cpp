@@ -114,6 +114,9 @@ asio::server_options options() {
   o.max_header_bytes = max_header_bytes;
   o.max_body_bytes = max_body_bytes;
   o.request_timeout = std::chrono::seconds{30};  // never reached: no timer is waited for
+  // One request per connection, so one answer to judge (the oracle reads
+  // one response); persistent connections are tested in test_rfc9112.
+  o.max_requests_per_connection = 1;
   o.stop_grace = std::chrono::milliseconds{0};
   o.cors_origins = {"https://allowed.example"};
   o.events_prefix = "/events/";

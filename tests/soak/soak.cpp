@@ -626,7 +626,7 @@ class server_process {
 // ---------------------------------------------------------------------------
 // Publishers: each thread POSTs to random channels at its share of --rate
 // (and one more to the bulk channel at --bulk-rate), one request per
-// connection (hub_server answers with Connection: close).
+// connection (the request asks for Connection: close).
 
 struct publish_counters {
   std::atomic<std::uint64_t> published{0};
@@ -643,8 +643,8 @@ std::optional<std::string> post(asio::io_context& io, const tcp::endpoint& serve
   socket.connect(server, ec);
   const std::string request = "POST /publish/" + channel_name(channel) +
                               " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
-                              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-                              body;
+                              "\r\nContent-Length: " + std::to_string(body.size()) +
+                              "\r\nConnection: close\r\n\r\n" + body;
   if (!ec) asio::write(socket, asio::buffer(request), ec);
   std::string answer;
   if (!ec) {

@@ -29,11 +29,13 @@
 #include <variant>
 #include <vector>
 
+#include "../http/batch.hpp"
 #include "../http/chunked.hpp"
 #include "../http/format.hpp"
 #include "../http/framing.hpp"
 #include "../http/head.hpp"
 #include "../http/message.hpp"
+#include "../http/persistence.hpp"
 #include "../http/request_decision.hpp"
 #include "../hub.hpp"
 #include "event_stream.hpp"
@@ -73,6 +75,18 @@ struct server_options {
   /// Time a client has to send its whole request (head and body); a client
   /// that dawdles (slowloris) is answered 408 and closed.
   std::chrono::milliseconds request_timeout = std::chrono::seconds{10};
+  /// HTTP/1.1 persistent connections (RFC 9112 section 9.3): after a plain
+  /// response, a connection waits this long for its next request, then
+  /// closes quietly. Pipelined requests are answered in order, one at a
+  /// time. An event stream always ends its connection. 75 s, as nginx's
+  /// default: longer than the 60 s idle timeout of common load balancers,
+  /// so the balancer, not the server, closes an idle connection first (a
+  /// server closing it first races a request already on its way).
+  std::chrono::milliseconds keep_alive_timeout = std::chrono::seconds{75};
+  /// Requests one connection may carry (its last answer says
+  /// `Connection: close`); 1 turns persistent connections off. 1000, as
+  /// nginx's keepalive_requests.
+  std::size_t max_requests_per_connection = 1000;
   /// How often the hub's `tick()` runs (heartbeats, history aging).
   std::chrono::milliseconds tick_interval = std::chrono::seconds{1};
   /// How long `stop()` lets subscribers receive their last events.
@@ -93,7 +107,11 @@ struct server_options {
   /// SSE endpoint: GET <prefix><channel>. Empty disables it.
   std::string events_prefix = "/events/";
   /// Publish endpoint: POST <prefix><channel>?event=TYPE&id=ID with the body
-  /// as data; answers the event's id. Empty (the default) disables it.
+  /// as data; answers the event's id. With `Content-Type: text/event-stream`
+  /// the body is a batch of events instead (each with its own `event:` and
+  /// `id:`; see http::parse_event_batch), published all or none, and the
+  /// answer is their ids, one per line; a bad event is answered 400, naming
+  /// it, and nothing is published. Empty (the default) disables it.
   std::string publish_prefix;
   /// Directory served for GET requests no other route takes; empty: none.
   /// Paths are confined to it: no "..", no symlink escapes.
@@ -342,11 +360,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   void start() {
     auto self = this->shared_from_this();
     net::dispatch(strand_, [self] {
-      self->timer_->expires_after(self->server_.options_.request_timeout);
-      self->timer_->async_wait([self](error_code e) {
-        if (!e && !self->request_done_)
-          self->reply_error(408, "request not received within the request timeout\n");
-      });
+      self->arm_timer(self->server_.options_.request_timeout);
 #if defined(SSEPP_ENABLE_OPENSSL)
       if constexpr (detail::has_server_handshake<Stream>::value) {
         self->stream_->async_handshake(
@@ -385,7 +399,19 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     // has no content, so it must not carry Content-Length (nor a type).
     const bool no_content = r.status == 204;
     if (!no_content) r.headers.emplace_back("Content-Type", r.content_type);
-    r.headers.emplace_back("Connection", "close");
+    // Another request may follow on this connection only after a whole
+    // request was read (so the next one's start is known), within the
+    // per-connection cap, and not while stopping. A chunked body's end is
+    // not told apart from what follows it, so it ends the connection too.
+    const auto& opts = server_.options_;
+    persist_ = head_done_ && !chunked_body_ && !server_.stopping_ &&
+               ++requests_ < opts.max_requests_per_connection &&
+               http::persists_after(*request_, r.status);
+    if (!persist_) {
+      r.headers.emplace_back("Connection", "close");
+    } else if (request_->version_minor == 0) {
+      r.headers.emplace_back("Connection", "keep-alive");
+    }
     const bool head_only = request_ && request_->method == "HEAD";
     out_ = http::format_response_head(
                r.status, r.headers,
@@ -393,8 +419,9 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
            (head_only || no_content ? std::string{} : r.body);
     auto self = this->shared_from_this();
     net::async_write(*stream_, net::buffer(out_),
-                     net::bind_executor(strand_, [self](error_code, std::size_t) {
-                       detail::close_stream(*self->stream_);
+                     net::bind_executor(strand_, [self](error_code ec, std::size_t) {
+                       if (ec || !self->persist_) return detail::close_stream(*self->stream_);
+                       self->next_request();
                      }));
   }
 
@@ -408,6 +435,8 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     // in one process): the request phase's state goes now.
     request_.reset();
     timer_.reset();
+    in_ = std::string();  // a request pipelined after it is never answered
+    out_ = std::string();
     event_stream_options o;
     o.fields = std::move(plan.fields);
     o.last_event_id = std::move(plan.last_event_id);
@@ -438,6 +467,11 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
         net::bind_executor(strand_, [self, used](error_code ec, std::size_t n) {
           self->in_.resize(used + n);
           if (ec || self->request_done_) return self->close_quietly();
+          if (std::exchange(self->idle_, false)) {
+            // The next request on a persistent connection has begun: it has
+            // request_timeout from now, as a first request has.
+            self->arm_timer(self->server_.options_.request_timeout);
+          }
           self->on_input();
         }));
   }
@@ -483,9 +517,10 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     }
     if (chunked_) return on_chunked_input();
     if (in_.size() < body_size_) return read_request();
-    in_.resize(body_size_);  // a pipelined request after it is not read
-    request_->body = std::move(in_);
-    in_ = std::string();
+    // What follows the body is the next request (pipelining), read once
+    // this one is answered.
+    request_->body.assign(in_, 0, body_size_);
+    in_.erase(0, body_size_);
     server_.handle(this->shared_from_this(), *request_);
   }
 
@@ -506,6 +541,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
       return reply_error(400, "malformed chunked request body\n");
     if (result == http::chunked_decoder::result::more) return read_request();
     chunked_.reset();
+    chunked_body_ = true;
     in_.shrink_to_fit();
     server_.handle(this->shared_from_this(), *request_);
   }
@@ -546,6 +582,41 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     close();
   }
 
+  // The request phase's timer: at `after`, a connection waiting idle
+  // between requests closes quietly, and one in the middle of a request is
+  // answered 408. A generation tells a wait that expired just before it
+  // was re-armed from the current one.
+  void arm_timer(std::chrono::milliseconds after) {
+    const unsigned generation = ++timer_generation_;
+    timer_->expires_after(after);
+    timer_->async_wait([self = this->shared_from_this(), generation](error_code e) {
+      if (e || generation != self->timer_generation_ || self->request_done_) return;
+      if (self->idle_) return self->close_quietly();
+      self->reply_error(408, "request not received within the request timeout\n");
+    });
+  }
+
+  // After a response on a persistent connection: the next request, from
+  // what was pipelined after this one or from the socket, with
+  // keep_alive_timeout to begin. Only what the next request needs is kept.
+  void next_request() {
+    std::string remote = std::move(request_->remote_address);
+    request_ = std::make_unique<request>();
+    request_->remote_address = std::move(remote);
+    out_ = std::string();
+    head_done_ = false;
+    body_size_ = 0;
+    request_done_ = false;
+    if (!in_.empty()) {
+      arm_timer(server_.options_.request_timeout);
+      return on_input();
+    }
+    in_ = std::string();
+    idle_ = true;
+    arm_timer(server_.options_.keep_alive_timeout);
+    read_request();
+  }
+
   basic_server& server_;
   net::any_io_executor strand_;  // serializes this connection's handlers
   std::shared_ptr<Stream> stream_;
@@ -562,6 +633,11 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   bool head_done_ = false;
   bool continue_pending_ = false;  // the 100 Continue is being written
   bool request_done_ = false;
+  bool persist_ = false;       // the response being written keeps the connection
+  bool idle_ = false;          // waiting for the next request's first byte
+  bool chunked_body_ = false;  // a chunked body was read: the connection ends
+  std::size_t requests_ = 0;   // answered on this connection
+  unsigned timer_generation_ = 0;
 };
 
 template <class Stream>
@@ -802,22 +878,50 @@ response basic_server<Stream>::publish_answer(const request& req) {
     r.body = "malformed percent-escape in the query\n";
     return r;
   }
-  const auto type = req.query_param("event").value_or("");
-  const auto id = req.query_param("id").value_or("");
-  const auto result = hub_.publish(channel.front(), ssepp::event_view{req.body, type, id});
-  if (result.error == ssepp::errc::too_many_channels) {
+  const auto type = req.query_param("event");
+  const auto id = req.query_param("id");
+  const auto content_type = req.header("content-type");
+  std::error_code error;
+  if (content_type && http::is_event_stream_body(*content_type)) {
+    // A batch: every event of the body, all or none.
+    if (type || id) {
+      r.status = 400;
+      r.body = "a text/event-stream body names each event's type and id itself, not the query\n";
+      return r;
+    }
+    const auto batch = http::parse_event_batch(req.body);
+    if (batch.failed) {
+      r.status = 400;
+      r.body = "nothing published: " + batch.error + "\n";
+      return r;
+    }
+    std::vector<ssepp::event_view> events;
+    events.reserve(batch.events.size());
+    for (const auto& e : batch.events) events.push_back(e.view());
+    auto result = hub_.publish_batch(channel.front(), events);
+    if (!(error = result.error)) {
+      for (const auto& event_id : result.ids) r.body.append(event_id).push_back('\n');
+      return r;
+    }
+    r.body = "nothing published: event " + std::to_string(result.failed + 1) + ": " +
+             error.message() + "\n";
+  } else {
+    const auto result = hub_.publish(
+        channel.front(), ssepp::event_view{req.body, type.value_or(""), id.value_or("")});
+    if (!(error = result.error)) {
+      r.body = result.id;
+      return r;
+    }
+    r.body = error.message() + "\n";
+  }
+  if (error == ssepp::errc::too_many_channels) {
     // Not the request's fault: a channel frees up when a stream ends.
     r.status = 503;
     r.headers.emplace_back("Retry-After", "1");
-    r.body = result.error.message() + "\n";
+    r.body = error.message() + "\n";
     return r;
   }
-  if (result.error) {
-    r.status = 400;
-    r.body = result.error.message() + "\n";
-    return r;
-  }
-  r.body = result.id;
+  r.status = 400;
   return r;
 }
 
