@@ -298,9 +298,13 @@ class basic_server {
   // joins the threads, so nothing runs while the members go.
   std::atomic<std::size_t> connections_{0};
   std::size_t thread_count_;  // I/O threads and hub shards, fixed at construction
-  net::io_context io_;        // thread 0's
-  // Threads 1 to thread_count_ - 1 (heap: io_context cannot move).
+  // Threads 1 to thread_count_ - 1 (heap: io_context cannot move). Declared
+  // before io_, so they go after it: an accept on io_ that has not run yet
+  // holds a socket of one of them, which must still exist when io_'s
+  // destructor destroys that handler; their own handlers refer to nothing
+  // of io_'s.
   std::vector<std::unique_ptr<net::io_context>> more_io_;
+  net::io_context io_;  // thread 0's
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   // The acceptor and the stop timer run their handlers here, and so does
   // stop(): with several I/O threads, stop's acceptor_.close() otherwise
@@ -646,8 +650,8 @@ basic_server<Stream>::basic_server(server_options options, stream_factory make_s
       make_stream_(std::move(make_stream)),
       thread_count_(options_.threads ? options_.threads
                                      : std::max(1u, std::thread::hardware_concurrency())),
-      io_(1),
       more_io_(make_io_contexts(thread_count_ - 1)),
+      io_(1),
       work_(make_work_guards()),
       strand_(net::make_strand(io_)),
       acceptor_(strand_),
