@@ -66,9 +66,11 @@ class layered_stream {
   }
   template <class Buffers, class Handler>
   auto async_write_some(const Buffers& b, Handler&& h) {
+    ++writes;
     return next_.async_write_some(b, std::forward<Handler>(h));
   }
   std::atomic<int> reads{0};
+  std::atomic<int> writes{0};
 
  private:
   tcp::socket next_;
@@ -460,4 +462,32 @@ TEST_CASE("a stream behind a layer is watched by reading through the layer") {
   CHECK(c.peer->read_until_contains("data: through\n\n"));
   c.peer->close();
   CHECK(eventually([&] { return l.hub->stats().subscribers == 0; }));
+}
+
+TEST_CASE("a backlog of many small events reaches the stream in one write_some") {
+  // Asio's composed write hands a stream at most 16 buffers per call, one
+  // turn of the event loop each; the transport copies a write of many
+  // small events into one buffer instead.
+  loopback<layered_stream> l;
+  auto c = l.open({"a"});
+  REQUIRE(c.peer->read_until_contains("\r\n\r\n"));
+  const auto server_side = c.server_side.lock();
+  REQUIRE(server_side);
+  CHECK(eventually([&] { return server_side->writes >= 1; }));
+  const int before = server_side->writes;
+  // Published on the I/O thread: the first event's write cannot complete
+  // before the other 99 have queued behind it.
+  net::post(l.io, [&] {
+    for (int i = 0; i < 100; ++i) l.hub->publish("a", {std::to_string(i)});
+  });
+  REQUIRE(c.peer->read_until_contains("data: 99\n\n"));
+  // Every event, in order (each has an id line of the hub's before it).
+  const std::string body = c.peer->body();
+  std::size_t at = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto found = body.find("\ndata: " + std::to_string(i) + "\n\n", at);
+    REQUIRE(found != std::string::npos);
+    at = found + 1;
+  }
+  CHECK(server_side->writes - before == 2);  // the first event, then the other 99
 }

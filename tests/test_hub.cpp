@@ -989,6 +989,35 @@ TEST_CASE("a gather write carries at most max_events_per_write events") {
   CHECK(data_of(c.second) == numbers(1, 11));
 }
 
+TEST_CASE("a gather write carries at most max_bytes_per_write bytes, but always one event") {
+  memory_loop loop;
+  std::vector<recorded_write> log;
+  auto o = plain_options();
+  o.max_bytes_per_write = 250;  // two of the small events below, not three
+  ssepp::hub<recording_transport, virtual_clock> hub{o};
+  auto c = loop.connect();
+  auto sub = hub.subscribe({"a"}, recording_transport{std::move(c.first), &log});
+  c.second.stall();
+  strings sent;
+  for (int i = 1; i <= 7; ++i) sent.push_back(std::string(100, static_cast<char>('a' + i)));
+  sent.insert(sent.begin() + 3, std::string(400, 'z'));  // larger than a whole write
+  for (const auto& data : sent) REQUIRE_FALSE(hub.publish("a", {data}).error);
+  c.second.stall(false);
+  loop.run();
+  std::vector<std::size_t> sizes;
+  for (const auto& w : log) {
+    std::size_t bytes = 0;
+    for (const auto b : w.buffers) bytes += b.size();
+    if (w.buffers.size() > 1) CHECK(bytes <= 250);
+    if (bytes > 250) CHECK(w.buffers.size() == 1);
+    sizes.push_back(w.buffers.size());
+  }
+  // The first event goes out alone (the socket was idle), then two at a
+  // time, the large one alone.
+  CHECK(sizes == std::vector<std::size_t>{1, 2, 1, 2, 2});
+  CHECK(data_of(c.second) == sent);
+}
+
 TEST_CASE("a transport never has more than one write outstanding") {
   auto o = plain_options();
   o.initial_retry = 1000ms;

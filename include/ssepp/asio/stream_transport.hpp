@@ -19,6 +19,16 @@ namespace ssepp::asio {
 inline namespace SSEPP_ASIO_FLAVOUR {
 
 namespace detail {
+// Asio's composed async_write hands a system call at most 16 buffers of a
+// sequence (consuming_buffers), and an SSL stream encrypts only the first
+// buffer per write_some: a write of many small events would take many
+// system calls, each a separate turn of the event loop, while publishes
+// keep queueing events behind it. Above this many buffers (and within
+// flatten_bytes) a write is copied into one contiguous buffer instead:
+// copying a few KiB costs far less than the system calls it saves.
+inline constexpr std::size_t gather_buffers = 16;
+inline constexpr std::size_t flatten_bytes = 256 * 1024;
+
 template <class S, class = void>
 struct has_socket_member : std::false_type {};
 template <class S>
@@ -134,6 +144,7 @@ class stream_transport {
         preamble->in_flight = preamble->carried = true;
       }
       for (const auto& b : span) buffers.emplace_back(b.data(), b.size());
+      flatten_if_many();
       net::async_write(
           *stream, buffers,
           net::bind_executor(
@@ -143,8 +154,23 @@ class stream_transport {
                   n -= std::min(n, self->preamble->bytes.size());  // only the caller's bytes
                   self->preamble.reset();
                 }
+                // An idle stream keeps no copy: the next burst allocates anew.
+                std::string().swap(self->flat);
                 h(ec, n);
               }));
+    }
+
+    // Replaces `buffers` by one buffer holding their bytes, when there are
+    // more than a system call takes at once and they are small enough to
+    // copy (see gather_buffers).
+    void flatten_if_many() {
+      if (buffers.size() <= detail::gather_buffers) return;
+      std::size_t total = 0;
+      for (const auto& b : buffers) total += b.size();
+      if (total > detail::flatten_bytes) return;
+      flat.reserve(total);
+      for (const auto& b : buffers) flat.append(static_cast<const char*>(b.data()), b.size());
+      buffers.assign(1, net::const_buffer(flat.data(), flat.size()));
     }
 
     void send_preamble() {
@@ -164,6 +190,7 @@ class stream_transport {
     strand_type strand;
     std::unique_ptr<preamble_data> preamble;
     std::vector<net::const_buffer> buffers;
+    std::string flat;  // the write's bytes in one piece, while one is in flight
   };
   std::shared_ptr<state> state_;
 };
