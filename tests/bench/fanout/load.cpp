@@ -5,7 +5,9 @@
 // The server is any that offers
 //   GET  /events/{channel}    an event stream (text/event-stream)
 //   POST /publish/{channel}   the body becomes the data of one event
-// (ssepp's hub_server, the Node peers and nginx + nchan in peers/).
+// (ssepp's hub_server, the Node peers and nginx + nchan in peers/). With
+// --batch N, events go N at a time in a text/event-stream body, which only
+// hub_server takes (batch publishing: every event of the body, all or none).
 //
 // One thread, epoll, non-blocking sockets; each stream is read through a
 // chunked decoder when the server chose chunked transfer coding, and parsed
@@ -92,6 +94,11 @@ server's CPU and memory.
                           streams (default 100)
   --duration S            seconds to publish (or hold) (default 5)
   --payload B             bytes of data per event (default 64)
+  --batch N               publish up to N due events per request, as a
+                          text/event-stream body (hub_server's batch
+                          publishing); the timer then ticks every N/R
+                          seconds (default 1: one event per request, its
+                          data the body)
   --server-pid PID        server process to measure; repeatable (CPU and
                           RSS are summed over them)
   --server-cpus LIST      cores the server runs on (comma list): the CPU of
@@ -124,6 +131,7 @@ struct options {
   double rate = 100;
   double duration = 5;
   std::size_t payload = 64;
+  std::size_t batch = 1;
   std::vector<int> server_pids;
   std::vector<int> server_cpus;
   std::string label = "server";
@@ -170,6 +178,8 @@ options parse_options(int argc, char** argv) {
       o.duration = number(0.1, 3600);
     } else if (arg == "--payload") {
       o.payload = static_cast<std::size_t>(number(48, 1 << 20));
+    } else if (arg == "--batch") {
+      o.batch = static_cast<std::size_t>(number(1, 1e5));
     } else if (arg == "--server-pid") {
       o.server_pids.push_back(static_cast<int>(number(1, 1 << 30)));
     } else if (arg == "--server-cpus") {
@@ -527,7 +537,10 @@ class load {
 
  private:
   void open_more_streams(std::uint64_t now);
+  std::string event_data(char kind, std::int64_t seq) const;
   void publish(char kind, std::int64_t seq);
+  void publish_batch(std::int64_t first, std::int64_t count);
+  void send_publish(const std::string& body, const char* content_type);
   void start_publish(std::string request);
   void poll_once(int timeout_ms);
   void sample_rss();
@@ -948,16 +961,34 @@ void load::start_publish(std::string request) {
   publishers_.push_back(std::move(p));
 }
 
-void load::publish(char kind, std::int64_t seq) {
-  // Data: "S STAMP" (sync) or "SEQ STAMP", dots up to the payload size.
+// Data: "S STAMP" (sync) or "SEQ STAMP", dots up to the payload size.
+std::string load::event_data(char kind, std::int64_t seq) const {
   std::string data =
       (kind == 'S' ? std::string("S") : std::to_string(seq)) + " " + std::to_string(now_ns()) + " ";
   if (data.size() < o_.payload) data.append(o_.payload - data.size(), '.');
-  std::string request =
-      "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
-      std::to_string(o_.port) +
-      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(data.size()) +
-      "\r\n\r\n" + data;
+  return data;
+}
+
+void load::publish(char kind, std::int64_t seq) {
+  send_publish(event_data(kind, seq), "text/plain");
+}
+
+// Events first .. first + count - 1 in one text/event-stream body.
+void load::publish_batch(std::int64_t first, std::int64_t count) {
+  std::string body;
+  body.reserve(static_cast<std::size_t>(count) * (o_.payload + 8));
+  for (std::int64_t seq = first; seq < first + count; ++seq) {
+    body += "data: ";
+    body += event_data('M', seq);
+    body += "\n\n";
+  }
+  send_publish(body, "text/event-stream");
+}
+
+void load::send_publish(const std::string& body, const char* content_type) {
+  std::string request = "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
+                        std::to_string(o_.port) + "\r\nContent-Type: " + content_type +
+                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   if (!idle_publishers_.empty()) {
     publisher* p = idle_publishers_.back();
     idle_publishers_.pop_back();
@@ -1075,7 +1106,9 @@ int load::run() {
   if (total > 0) {
     tick.fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     itimerspec period{};
-    const auto interval = static_cast<long long>(1e9 / o_.rate);
+    // With batches the timer ticks once per batch's worth of events, so a
+    // tick finds a whole batch due.
+    const auto interval = static_cast<long long>(1e9 * static_cast<double>(o_.batch) / o_.rate);
     period.it_interval.tv_sec = static_cast<time_t>(interval / 1000000000);
     period.it_interval.tv_nsec = static_cast<long>(interval % 1000000000);
     period.it_value = period.it_interval;
@@ -1091,7 +1124,16 @@ int load::run() {
     const std::uint64_t now = now_ns();
     const auto due = std::min<std::int64_t>(
         total, static_cast<std::int64_t>(seconds_between(t0, now) * o_.rate) + 1);
-    while (published_ < due) publish('M', published_++);
+    while (published_ < due) {
+      if (o_.batch == 1) {
+        publish('M', published_++);
+        continue;
+      }
+      const std::int64_t count =
+          std::min<std::int64_t>(due - published_, static_cast<std::int64_t>(o_.batch));
+      publish_batch(published_, count);
+      published_ += count;
+    }
     if (now >= next_sample) {
       sample_rss();
       next_sample = now + 100'000'000u;
@@ -1227,6 +1269,7 @@ int load::run() {
   std::printf(
       "{\"tool\":\"load\",\"server\":\"%s\",\"clients\":%zu,\"connected\":%zu,\"failed\":%zu,"
       "\"first_failure\":\"%s\",\"stalled\":%zu,\"rate\":%g,\"duration_s\":%g,\"payload\":%zu,"
+      "\"batch\":%zu,"
       "\"connect_s\":%.3f,\"synced\":%zu,\"published\":%" PRId64 ",\"publish_errors\":%" PRIu64
       ",\"first_publish_error\":\"%s\",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
       ",\"loss\":%" PRIu64 ",\"duplicates\":%" PRIu64
@@ -1243,9 +1286,10 @@ int load::run() {
       "\"window_s\":%.3f,\"load_cpu_util\":%.3f,"
       "\"cores_busy\":[%s]}\n",
       escape(o_.label).c_str(), o_.clients, connected, failed_, escape(first_failure_).c_str(),
-      stalled_streams_, o_.rate, o_.duration, o_.payload, connect_seconds_, synced_, published_,
-      publish_errors_, escape(first_publish_error_).c_str(), expected, received_, loss, duplicates_,
-      closed_during_run_, deliveries_per_s, static_cast<double>(latency_.quantile(0.5)) * ms,
+      stalled_streams_, o_.rate, o_.duration, o_.payload, o_.batch, connect_seconds_, synced_,
+      published_, publish_errors_, escape(first_publish_error_).c_str(), expected, received_, loss,
+      duplicates_, closed_during_run_, deliveries_per_s,
+      static_cast<double>(latency_.quantile(0.5)) * ms,
       static_cast<double>(latency_.quantile(0.99)) * ms, static_cast<double>(latency_.max()) * ms,
       server_cpu_, server_util, cpu_us, server_softirq_, cpu_us_with_softirq, rss_before_,
       rss_connected_, rss_end_, rss_peak_, rss_per_conn, rss_end_per_conn,

@@ -1,8 +1,8 @@
 // Prints the fan-out benchmark's tables from the JSON lines run.sh wrote:
 // the floor, table 1 (every server pinned to one core), table 2 (ssepp on
-// both cores), ssepp's cost as a multiple of the floor, and the goals of
-// issue 5 as met/missed. Ratios are always peer / ssepp of the same table,
-// from the same run.
+// both cores), ssepp's cost as a multiple of the floor, ssepp's cost with
+// two threads against one, and the goals of issues 5 and 11 as met/missed.
+// Ratios are always peer / ssepp of the same table, from the same run.
 //
 // usage: node report.mjs RESULTS.jsonl [--quick 0|1]
 import { readFileSync } from 'node:fs';
@@ -34,8 +34,9 @@ const workloadTitles = {
   3: '3: streams x 10/s',
   4: '4: idle + heartbeats',
   5: '5: 1,000 x 100/s, 100 stalled',
+  6: '6: 1 x 100,000/s, batches',
 };
-const order = ['1', '2a', '2b', '2c', '3', '4', '5'];
+const order = ['1', '2a', '2b', '2c', '3', '4', '5', '6'];
 const serverOrder = ['ssepp', 'nchan', 'naive', 'better-sse'];
 const stalledBoundKiB = 100 * 64;  // run.sh: ssepp --queue-bytes 65536 in workload 5
 
@@ -204,9 +205,96 @@ if (floor) {
   console.log();
 }
 
-// --- goals ---
-console.log('Goals (issue 5), table 1 (one core each):');
 const verdict = (ok) => (ok === null ? 'n/a   ' : ok ? 'met   ' : 'MISSED');
+
+// --- threads ---
+// ssepp with two threads (table 2) against one (table 1), same run, and
+// latency against nchan's (table 1).
+{
+  const rows = order
+    .filter((w) => w !== '4')
+    .map((w) => [w, find(1, w, 'ssepp'), find(2, w, 'ssepp'), find(1, w, 'nchan')])
+    .filter(([, one, two]) => one?.result && two?.result);
+  if (rows.length) {
+    console.log('ssepp with 2 threads against 1 (CPU per delivery with ksoftirqd; 2/1 is the ratio), latency against nchan:');
+    console.log(
+      [pad('workload', 30), padl('1 thread', 10), padl('2 threads', 10), padl('2/1', 6),
+        padl('p50 ms x1 / x2 / nchan', 26), padl('p99 ms x1 / x2 / nchan', 26)].join(' '),
+    );
+    for (const [w, one, two, n] of rows) {
+      const a = one.result, b = two.result, c = n?.result;
+      console.log(
+        [
+          pad(workloadTitles[w], 30),
+          padl(fmt(cpu(a), 3), 10),
+          padl(fmt(cpu(b), 3), 10),
+          padl(fmt(cpu(b) / cpu(a)), 6),
+          padl(`${fmt(a.latency_ms.p50)} / ${fmt(b.latency_ms.p50)} / ${c ? fmt(c.latency_ms.p50) : '-'}`, 26),
+          padl(`${fmt(a.latency_ms.p99)} / ${fmt(b.latency_ms.p99)} / ${c ? fmt(c.latency_ms.p99) : '-'}`, 26),
+        ].join(' '),
+      );
+    }
+    const idle1 = find(1, '4', 'ssepp'), idle2 = find(2, '4', 'ssepp');
+    if (idle1?.result && idle2?.result)
+      console.log(`  ${pad(workloadTitles['4'], 28)} RSS per stream ${bytes(rssPerConn(idle1))} (1 thread), ${bytes(rssPerConn(idle2))} (2 threads)`);
+    console.log();
+  }
+}
+
+// --- goals ---
+console.log('Goals (issue 11): 2 threads against 1 from tables 1 and 2; against nchan, both pinned (table 1);');
+console.log('"default" is hub_server\'s default of one thread per core (table 2 on 2 cores):');
+for (const w of ['1', '2a', '2b']) {
+  const one = find(1, w, 'ssepp'), two = find(2, w, 'ssepp');
+  if (!one?.result || !two?.result) continue;
+  const r = cpu(two.result) / cpu(one.result);
+  console.log(`  ${verdict(r <= 1.1)} workload ${w}: CPU per delivery with 2 threads / 1 thread ${fmt(r)} <= 1.10`);
+}
+{
+  const s = find(1, '1', 'ssepp'), n = find(1, '1', 'nchan');
+  if (s?.result && n?.result) {
+    const a = s.result, c = n.result;
+    console.log(`  ${verdict(a.latency_ms.p50 <= c.latency_ms.p50)} workload 1: ssepp p50 ${fmt(a.latency_ms.p50)} ms <= nchan's ${fmt(c.latency_ms.p50)} ms`);
+    console.log(`  ${verdict(a.latency_ms.p99 <= c.latency_ms.p99)} workload 1: ssepp p99 ${fmt(a.latency_ms.p99)} ms <= nchan's ${fmt(c.latency_ms.p99)} ms`);
+    console.log(
+      `  ${verdict(cpu(a) <= cpu(c) / 2)} workload 1: ssepp CPU/delivery ${fmt(cpu(a), 3)} us <= 1/2 of nchan's ${fmt(cpu(c), 3)} us ` +
+        `(ssepp/nchan ${fmt(cpu(a) / cpu(c))})`,
+    );
+  }
+}
+{
+  const s = find(1, '2a', 'ssepp'), n = find(1, '2a', 'nchan');
+  if (s?.result && n?.result) {
+    const a = s.result, c = n.result;
+    console.log(
+      `  ${verdict(cpu(a) <= cpu(c) / 4 && a.loss === 0)} workload 2a: ssepp CPU/delivery ${fmt(cpu(a), 3)} us <= 1/4 of nchan's ` +
+        `${fmt(cpu(c), 3)} us (ssepp/nchan ${fmt(cpu(a) / cpu(c))}) and loss ${a.loss} = 0`,
+    );
+  }
+}
+{
+  const s = find(2, '4', 'ssepp');
+  if (s?.result) {
+    const b = s.result.rss_end_per_conn_bytes;
+    console.log(
+      `  ${verdict(b <= 1536 && s.result.connected === s.result.clients)} workload 4, default: ssepp ${bytes(b)} per idle stream <= 1.5 KiB ` +
+        `(${s.result.connected}/${s.result.clients} streams)`,
+    );
+  }
+}
+{
+  const s = find(2, '6', 'ssepp') ?? find(1, '6', 'ssepp');
+  if (s?.result) {
+    const r = s.result;
+    console.log(
+      `  ${verdict(r.deliveries_per_s >= 100000 && r.loss === 0)} workload 6, ${s.table === 2 ? 'default' : 'one thread'}: one subscriber received ` +
+        `${thousands(r.deliveries_per_s)} events/s >= 100,000 with no loss (${r.loss}; published ${thousands(r.published)}, batches of ${r.batch})`,
+    );
+  }
+}
+console.log();
+
+console.log('Goals (issue 5), table 1 (one core each):');
 for (const w of ['2a', '2b']) {
   const s = find(1, w, 'ssepp');
   const n = find(1, w, 'nchan');

@@ -14,7 +14,7 @@
 #   --build DIR    build directory (default build-fanout/ at the top of the
 #                  source tree); configured with the bench and examples on
 #   --servers LIST comma list of ssepp,naive,better-sse,nchan (default all)
-#   --workloads    comma list of 1,2a,2b,2c,3,4,5 (default all)
+#   --workloads    comma list of 1,2a,2b,2c,3,4,5,6 (default all)
 #   --results FILE where the JSON lines go (default DIR/fanout-results.jsonl)
 #
 # Workloads (64 B payload; durations are 8 s per measurement, 2 s quick):
@@ -32,6 +32,9 @@
 #       stalled stream, so it takes some seconds before a server has to
 #       queue; ssepp runs with --queue-events 256 --queue-bytes 65536, so its
 #       bound is 100 x 64 KiB of queued events
+#   6   1 stream x 100,000 events/s of 100 B, published in batches of up to
+#       100 events per request (text/event-stream bodies: ssepp's batch
+#       publishing, so ssepp only), default hub_server options
 #
 # Table 1: every server pinned to core 0 (taskset), the load tool to core 1.
 # Table 2: ssepp with --threads 2 and no pinning (the load tool stays on
@@ -58,7 +61,7 @@ root=$(cd "$here/../../.." && pwd)
 build=$root/build-fanout
 quick=0
 servers=ssepp,naive,better-sse,nchan
-workloads=1,2a,2b,2c,3,4,5
+workloads=1,2a,2b,2c,3,4,5,6
 results=
 
 die() {
@@ -87,7 +90,7 @@ mkdir -p "$logs"
 
 if [ "$quick" = 1 ]; then
   duration=${SSEPP_FANOUT_DURATION:-2}; hold=2; drain=2; connect_timeout=20; duration5=$duration
-  clients3=2000; clients4=4000; table2_workloads=1,2b,2c
+  clients3=2000; clients4=4000; table2_workloads=1,2a,2b,2c,6
 else
   duration=${SSEPP_FANOUT_DURATION:-8}; hold=5; drain=5; connect_timeout=60; duration5=15
   clients3=10000; clients4=19000; table2_workloads=$workloads
@@ -282,6 +285,12 @@ run_workload() {  # TABLE SERVER PINNED THREADS WORKLOAD
     3) measure "$t" 3 "$s" "$pinned" "$threads" -- --clients "$clients3" --rate 10 --duration "$duration" ;;
     4) measure "$t" 4 "$s" "$pinned" "$threads" -- --clients "$clients4" --rate 0 --duration "$hold" ;;
     5) measure "$t" 5 "$s" "$pinned" "$threads" -- --clients 1000 --stalled 100 --stalled-rcvbuf 4096 --rate 100 --duration "$duration5" ;;
+    6)
+      # Batch publishing is hub_server's own.
+      if [ "$s" = ssepp ]; then
+        measure "$t" 6 "$s" "$pinned" "$threads" -- --clients 1 --rate 100000 --payload 100 --batch 100 --duration "$duration"
+      fi
+      ;;
     *) die "unknown workload $w" ;;
   esac
 }
