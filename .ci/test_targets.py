@@ -3,16 +3,37 @@
 
 usage: test_targets.py BUILD_DIR [ctest selection options...]
 
-A configured build tree knows its tests (ctest --show-only=json-v1) and its
-targets (cmake --build --target help). A target is needed when a selected
-test's command names a file of that name inside the build tree, as the
-program or as an argument (sse_cat's tests pass -DSSE_CAT=<path>). The
-sanitizer steps of .ci/run build only those, not every example and tool.
+A configured build tree knows which tests a selection picks (ctest
+--show-only=json-v1), their commands (the add_test lines of its
+CTestTestfile.cmake files: CTest's JSON leaves the command out while the
+program is not built yet) and its targets (cmake --build --target help). A
+target is needed when a selected test's command names a file of that name
+inside the build tree, as the program or as an argument (sse_cat's tests
+pass -DSSE_CAT=<path>). The sanitizer steps of .ci/run build only those,
+not every example and tool.
 """
 import json
 import os
+import re
 import subprocess
 import sys
+
+# add_test(NAME "word" "word"...): a word may hold escaped quotes and
+# newlines, so the call can span lines.
+ADD_TEST = re.compile(r'^add_test\((\S+)((?:\s+"(?:[^"\\]|\\.)*")*)\s*\)', re.M)
+QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def test_commands(build: str) -> dict:
+    """Each test's command words, read off the build tree's CTestTestfile.cmake files."""
+    commands = {}
+    for folder, _, files in os.walk(build):
+        if "CTestTestfile.cmake" not in files:
+            continue
+        with open(os.path.join(folder, "CTestTestfile.cmake"), encoding="utf-8") as f:
+            for match in ADD_TEST.finditer(f.read()):
+                commands[match.group(1)] = QUOTED.findall(match.group(2))
+    return commands
 
 
 def main() -> int:
@@ -29,9 +50,13 @@ def main() -> int:
         check=True, capture_output=True, text=True).stdout
     targets = {line.split(":")[0].strip() for line in helped.splitlines()[1:] if ":" in line}
 
+    commands = test_commands(build)
     needed = set()
     for test in json.loads(shown)["tests"]:
-        for word in test.get("command", []):
+        if test["name"] not in commands:
+            print(f"test_targets.py: no add_test line for {test['name']}", file=sys.stderr)
+            return 1
+        for word in commands[test["name"]]:
             path = word.split("=", 1)[1] if word.startswith("-D") and "=" in word else word
             if os.path.realpath(path).startswith(build + os.sep):
                 name = os.path.basename(path)
