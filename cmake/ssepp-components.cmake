@@ -12,6 +12,9 @@
 #   httplib    ssepp::httplib  cpp-httplib, Threads::Threads
 #   openssl    ssepp::openssl  OpenSSL::SSL, OpenSSL::Crypto, and SSEPP_ENABLE_OPENSSL:
 #                              https:// for the asio or boost component
+#   redis      ssepp::redis    hiredis (PkgConfig::hiredis, or hiredis::hiredis),
+#                              Threads::Threads: ssepp/redis, the Redis backplane,
+#                              with the asio or boost component
 #
 # cpp-httplib is httplib::httplib, its own CMake package (vcpkg, Conan, an
 # upstream install), or else PkgConfig::cpp_httplib from pkg-config's
@@ -27,7 +30,7 @@
 cmake_policy(PUSH)
 cmake_policy(SET CMP0057 NEW)
 
-set(_ssepp_known_components asio boost httplib openssl)
+set(_ssepp_known_components asio boost httplib openssl redis)
 # Findasio.cmake lies beside this file in the source tree and in the install.
 set(_ssepp_components_dir "${CMAKE_CURRENT_LIST_DIR}")
 
@@ -36,6 +39,7 @@ set(_ssepp_components_dir "${CMAKE_CURRENT_LIST_DIR}")
 set(_ssepp_asio_needs "standalone Asio (asio.hpp): install libasio-dev (Debian/Ubuntu), or asio (vcpkg, Conan, Homebrew), or point asio_ROOT at it")
 set(_ssepp_boost_needs "Boost 1.74 or later (Boost.Asio, Beast; headers only): install libboost-dev (Debian/Ubuntu), or boost-asio and boost-beast (vcpkg), or boost (Conan), or point Boost_DIR at its BoostConfig.cmake")
 set(_ssepp_httplib_needs "cpp-httplib (its CMake package httplib, or pkg-config's cpp-httplib): install libcpp-httplib-dev (Debian/Ubuntu), or cpp-httplib (vcpkg, Conan), or put it on CMAKE_PREFIX_PATH")
+set(_ssepp_redis_needs "hiredis 0.14 or later (its pkg-config hiredis, or CMake package hiredis): install libhiredis-dev (Debian/Ubuntu), or hiredis (vcpkg, Conan)")
 set(_ssepp_openssl_needs "OpenSSL: install libssl-dev (Debian/Ubuntu), or openssl (vcpkg, Conan), or point OPENSSL_ROOT_DIR at it")
 
 # _ssepp_add_component(<component> [GLOBAL] <dependency targets>...): defines
@@ -117,6 +121,26 @@ macro(_ssepp_find_component _ssepp_c)
         set(_ssepp_component_deps httplib::httplib Threads::Threads)
       elseif(TARGET PkgConfig::cpp_httplib)
         set(_ssepp_component_deps PkgConfig::cpp_httplib Threads::Threads)
+      endif()
+    endif()
+  elseif("${_ssepp_c}" STREQUAL "redis")
+    # hiredis's own CMake package (vcpkg, Conan, upstream installs) makes
+    # hiredis::hiredis; Debian's libhiredis-dev ships only variables there,
+    # and a pkg-config file.
+    if(NOT TARGET hiredis::hiredis AND NOT TARGET PkgConfig::hiredis)
+      find_package(hiredis CONFIG QUIET)
+      if(NOT TARGET hiredis::hiredis)
+        find_package(PkgConfig QUIET)
+        if(PKG_CONFIG_FOUND)
+          pkg_check_modules(hiredis QUIET IMPORTED_TARGET hiredis)
+        endif()
+      endif()
+    endif()
+    if(TARGET Threads::Threads)
+      if(TARGET hiredis::hiredis)
+        set(_ssepp_component_deps hiredis::hiredis Threads::Threads)
+      elseif(TARGET PkgConfig::hiredis)
+        set(_ssepp_component_deps PkgConfig::hiredis Threads::Threads)
       endif()
     endif()
   elseif("${_ssepp_c}" STREQUAL "openssl")

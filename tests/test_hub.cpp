@@ -151,6 +151,11 @@ struct hub_test {
     return {hub.subscribe(channels, std::move(connection.first), last_id, std::move(on_close)),
             std::move(connection.second)};
   }
+  client subscribe_with(const strings& channels, const ssepp::replay_plan& plan) {
+    auto connection = loop.connect();
+    return {hub.subscribe_with_replay(channels, std::move(connection.first), plan),
+            std::move(connection.second)};
+  }
   std::string publish(std::string_view channel, const ssepp::event_view& ev) {
     const auto result = hub.publish(channel, ev);
     REQUIRE_FALSE(result.error);
@@ -386,6 +391,90 @@ TEST_CASE("a reconnect with the newest id replays nothing and sends no gap event
   f.publish("a", {"4"});
   f.loop.run();
   CHECK(data_of(a.peer) == strings{"4"});
+}
+
+// --- Replay plans (a backplane's resume) --------------------------------------
+
+std::string formatted(const ssepp::event_view& ev) {
+  std::string bytes;
+  REQUIRE_FALSE(ssepp::format(bytes, ev));
+  return bytes;
+}
+
+TEST_CASE("a replay plan sends its events, then the history after its mark, then live ones") {
+  hub_test f;
+  f.publish_numbers("a", 1, 2);
+  const auto mark = f.hub.mark();
+  f.publish_numbers("a", 3, 4);
+  ssepp::replay_plan plan;
+  plan.events = {formatted({"x", {}, "r-1"}), formatted({"y", {}, "r-2"})};
+  plan.after = mark;
+  auto a = f.subscribe_with({"a"}, plan);
+  f.publish("a", {"5"});
+  f.loop.run();
+  CHECK(items_of(a.peer) == strings{"message|x|r-1", "message|y|r-2", "message|3|e-3",
+                                    "message|4|e-4", "message|5|e-5"});
+}
+
+TEST_CASE("a replay plan without a mark replays no history") {
+  hub_test f;
+  f.publish_numbers("a", 1, 2);
+  ssepp::replay_plan plan;
+  plan.events = {formatted({"x", {}, "r-1"})};
+  auto a = f.subscribe_with({"a"}, plan);
+  f.publish("a", {"3"});
+  f.loop.run();
+  CHECK(data_of(a.peer) == strings{"x", "3"});
+}
+
+TEST_CASE("a replay plan with a gap reason sends the gap event first") {
+  hub_test f;
+  ssepp::replay_plan plan;
+  plan.gap_reason = "evicted";
+  plan.last_event_id = "r-7";
+  plan.events = {formatted({"x", {}, "r-9"})};
+  auto a = f.subscribe_with({"a"}, plan);
+  f.loop.run();
+  CHECK(items_of(a.peer) ==
+        strings{"ssepp-gap|{\"lastEventId\":\"r-7\",\"reason\":\"evicted\"}|", "message|x|r-9"});
+}
+
+TEST_CASE("a replay plan whose marked history was evicted meanwhile gets the gap event") {
+  auto options = plain_options();
+  options.history_events = 2;
+  hub_test f(options);
+  const auto mark = f.hub.mark();
+  f.publish_numbers("a", 1, 3);  // 1 is evicted: the plan's history is incomplete
+  ssepp::replay_plan plan;
+  plan.after = mark;
+  plan.last_event_id = "r-1";
+  auto a = f.subscribe_with({"a"}, plan);
+  f.loop.run();
+  CHECK(items_of(a.peer) ==
+        strings{"ssepp-gap|{\"lastEventId\":\"r-1\",\"reason\":\"evicted\"}|", "message|2|e-2",
+                "message|3|e-3"});
+}
+
+TEST_CASE("history_holds finds an id in any of the channels' history") {
+  hub_test f;
+  f.publish("a", {"1", {}, "p1"});
+  f.publish("b", {"2", {}, "p2"});
+  CHECK(f.hub.history_holds({"a"}, "p1"));
+  CHECK(f.hub.history_holds({"x", "b"}, "p2"));
+  CHECK_FALSE(f.hub.history_holds({"a"}, "p2"));
+  CHECK_FALSE(f.hub.history_holds({"nope"}, "p1"));
+}
+
+TEST_CASE("subscribers counts a channel's subscribers") {
+  hub_test f;
+  CHECK(f.hub.subscribers("a") == 0);
+  {
+    auto one = f.subscribe({"a"});
+    auto two = f.subscribe({"a", "b"});
+    CHECK(f.hub.subscribers("a") == 2);
+    CHECK(f.hub.subscribers("b") == 1);
+  }
+  CHECK(f.hub.subscribers("a") == 0);
 }
 
 TEST_CASE("a reconnect to several channels gets their missed events merged in id order") {

@@ -60,6 +60,14 @@ enum class errc {
   /// hub_options::max_channels channels all have subscribers: no new
   /// channel can be made.
   too_many_channels,
+
+  // The Redis backplane (ssepp/redis).
+  /// Redis is not reachable (down, or the connection is being made again):
+  /// nothing was published. Retry shortly.
+  backplane_unavailable,
+  /// Redis refused the publish (its reply is logged): nothing was
+  /// published.
+  backplane_refused,
 };
 
 /// The category of `ssepp::errc` codes; `name()` is "ssepp".
@@ -105,6 +113,10 @@ inline const std::error_category& error_category() noexcept {
                  "NUL";
         case errc::too_many_channels:
           return "no new channel: hub_options::max_channels channels all have subscribers";
+        case errc::backplane_unavailable:
+          return "Redis is not reachable: nothing was published (retry shortly)";
+        case errc::backplane_refused:
+          return "Redis refused the publish: nothing was published";
       }
       return "unknown ssepp error";
     }

@@ -172,6 +172,30 @@ struct batch_publish_result {
   std::vector<std::string> ids;
 };
 
+/// A position in a hub's history: every event published after it (see
+/// `hub::mark()`). Meaningful only to the hub that made it.
+struct history_mark {
+  std::uint64_t position = 0;
+};
+
+/// A replay that something other than the hub's own history assembled: a
+/// backplane resuming a subscriber from a store that several hubs share
+/// (ssepp/redis). See `hub::subscribe_with_replay`.
+struct replay_plan {
+  /// Non-empty: the gap event (hub_options::gap_event_type) goes first,
+  /// with this reason and `last_event_id` in its data.
+  std::string gap_reason;
+  std::string last_event_id;
+  /// Formatted events (format.hpp's output, each ending in its blank
+  /// line), sent in order after the gap event.
+  std::vector<std::string> events;
+  /// Then every event of the channels' history published after this mark,
+  /// then live events; nullopt: live events only. An event after the mark
+  /// that the history has evicted meanwhile makes the gap event come first
+  /// (reason "evicted"), as a resume from the hub's own history would.
+  std::optional<history_mark> after;
+};
+
 /// The default clock source of a hub: std::chrono::steady_clock.
 struct steady_clock_source {
   using time_point = std::chrono::steady_clock::time_point;
@@ -1127,6 +1151,26 @@ class hub {
                          std::string_view last_event_id = {}, close_handler on_close = {},
                          std::size_t shard = any_shard);
 
+  /// Subscribes `transport` to `channels` with a replay that `plan`
+  /// describes instead of a Last-Event-ID: the gap event if it names a
+  /// reason, its events, the history published after its mark, then live
+  /// events, with no event twice (see replay_plan). Otherwise as above.
+  subscription subscribe_with_replay(const std::vector<std::string>& channels,
+                                     Transport transport, const replay_plan& plan,
+                                     close_handler on_close = {}, std::size_t shard = any_shard);
+
+  /// Now, as a position in the history: a subscription whose replay_plan
+  /// names it gets every event published after this call.
+  history_mark mark() const noexcept { return {core_->next_seq.load()}; }
+
+  /// True when the history of one of `channels` holds an event with this
+  /// id, so a subscription resuming from it replays from history alone.
+  /// Complexity: linear in those channels' history.
+  bool history_holds(const std::vector<std::string>& channels, std::string_view id) const;
+
+  /// Subscribers of `channel` now (0 for a channel that does not exist).
+  std::size_t subscribers(std::string_view channel) const;
+
   /// Delivers what publishers, `tick()` and `flush()` handed to `shard`
   /// (taken modulo hub_options::shards) since its last run, and starts the
   /// writes. Call it when `hub_options::wake_shard` asks, on the shard's
@@ -1156,6 +1200,15 @@ class hub {
   const hub_options& options() const noexcept { return core_->options; }
 
  private:
+  // What a subscription replays: from a Last-Event-ID, or from a plan.
+  struct resume_request {
+    std::string_view last_event_id;
+    const replay_plan* plan = nullptr;
+  };
+  subscription subscribe_resuming(const std::vector<std::string>& channels, Transport transport,
+                                  resume_request resume, close_handler on_close,
+                                  std::size_t shard);
+
   std::shared_ptr<core_type> core_;
 };
 
@@ -1219,6 +1272,56 @@ template <class Transport, class Clock>
 typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
     const std::vector<std::string>& channel_names, Transport transport,
     std::string_view last_event_id, close_handler on_close, std::size_t shard) {
+  return subscribe_resuming(channel_names, std::move(transport), {last_event_id, nullptr},
+                            std::move(on_close), shard);
+}
+
+template <class Transport, class Clock>
+typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe_with_replay(
+    const std::vector<std::string>& channel_names, Transport transport, const replay_plan& plan,
+    close_handler on_close, std::size_t shard) {
+  return subscribe_resuming(channel_names, std::move(transport), {plan.last_event_id, &plan},
+                            std::move(on_close), shard);
+}
+
+template <class Transport, class Clock>
+bool hub<Transport, Clock>::history_holds(const std::vector<std::string>& channel_names,
+                                          std::string_view id) const {
+  auto& core = *core_;
+  for (const auto& name : channel_names) {
+    typename core_type::channel_ptr c;
+    {
+      std::lock_guard<std::mutex> lock(core.channels_mutex);
+      const auto it = core.channels.find(name);
+      if (it == core.channels.end()) continue;
+      c = it->second;
+    }
+    std::lock_guard<std::mutex> lock(c->mutex);
+    for (std::size_t i = c->history.size(); i-- > 0;)
+      if (c->history[i]->id == id) return true;
+  }
+  return false;
+}
+
+template <class Transport, class Clock>
+std::size_t hub<Transport, Clock>::subscribers(std::string_view channel_name) const {
+  auto& core = *core_;
+  typename core_type::channel_ptr c;
+  {
+    std::lock_guard<std::mutex> lock(core.channels_mutex);
+    const auto it = core.channels.find(std::string(channel_name));
+    if (it == core.channels.end()) return 0;
+    c = it->second;
+  }
+  std::lock_guard<std::mutex> lock(c->mutex);
+  return c->subscribers;
+}
+
+template <class Transport, class Clock>
+typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe_resuming(
+    const std::vector<std::string>& channel_names, Transport transport, resume_request resume,
+    close_handler on_close, std::size_t shard) {
+  const std::string_view last_event_id = resume.last_event_id;
   auto& core = *core_;
   if (channel_names.empty()) {
     // Nothing to subscribe to: the stream would stay silent forever.
@@ -1266,7 +1369,23 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe(
 
   std::vector<detail::event_ptr> replay;
   std::string gap_reason;
-  if (!last_event_id.empty()) {
+  if (resume.plan) {
+    // A backplane's plan: its events, then the history after its mark.
+    gap_reason = resume.plan->gap_reason;
+    for (const auto& bytes : resume.plan->events) replay.push_back(core_type::make_control(bytes));
+    if (const auto mark = resume.plan->after) {
+      std::vector<detail::event_ptr> later;
+      for (auto& c : chans) {
+        if (c->evicted_up_to > mark->position && gap_reason.empty()) gap_reason = "evicted";
+        for (std::size_t i = 0; i < c->history.size(); ++i)
+          if (c->history[i]->seq > mark->position) later.push_back(c->history[i]);
+      }
+      std::sort(
+          later.begin(), later.end(),
+          [](const detail::event_ptr& a, const detail::event_ptr& b) { return a->seq < b->seq; });
+      replay.insert(replay.end(), later.begin(), later.end());
+    }
+  } else if (!last_event_id.empty()) {
     // Where to resume: the sequence number after which events are missing.
     std::optional<std::uint64_t> after;
     const std::string_view epoch = core.options.epoch;

@@ -38,6 +38,9 @@ struct event_stream_options {
   /// Resume after this id (ssepp::http::last_event_id() finds it in a
   /// request); empty: live events only.
   std::string last_event_id;
+  /// Resume as this plan says instead (a backplane made it: see
+  /// ssepp::replay_plan and ssepp/redis); last_event_id is then unused.
+  std::optional<ssepp::replay_plan> replay;
   /// Called once when the stream ends, on the stream's strand, and never
   /// inside the start_event_stream call (even when the stream ends at
   /// once, as it does with no channels):
@@ -214,12 +217,14 @@ class event_stream_connection final
     // the replay alone overflows the queue, and on_close must not run
     // inside start_event_stream, whose caller may hold a lock on_close
     // takes, or not have stored the returned handle yet.
-    subscription_ = hub.subscribe(
-        channels, transport, options.last_event_id,
-        [self](close_reason why, std::error_code ec) {
-          net::post(self->strand_, [self, why, ec] { self->finish(why, ec); });
-        },
-        options.shard);
+    auto on_close = [self](close_reason why, std::error_code ec) {
+      net::post(self->strand_, [self, why, ec] { self->finish(why, ec); });
+    };
+    subscription_ =
+        options.replay
+            ? hub.subscribe_with_replay(channels, transport, *options.replay, std::move(on_close), options.shard)
+            : hub.subscribe(channels, transport, options.last_event_id, std::move(on_close),
+                            options.shard);
     // Until the handlers below run, none on the strand touches
     // subscription_ (finish() does not), so assigning it here is safe.
     if (!subscription_.active()) {

@@ -55,6 +55,25 @@ using response = http::response;
 /// What the authorization hook decides (see http::auth_result).
 using auth_result = http::auth_result;
 
+/// A backplane the server publishes and resumes streams through, shared
+/// with other servers (ssepp/redis's backplane provides both). Either
+/// function may answer from any thread.
+struct server_backplane {
+  /// Publishes `events` to `channel` (their ids are the backplane's to
+  /// assign) and calls `done` with the ids or the error; the server's
+  /// publish endpoint answers 503 with Retry-After for
+  /// errc::backplane_unavailable.
+  std::function<void(std::string channel, std::vector<ssepp::event> events,
+                     std::function<void(ssepp::batch_publish_result)> done)>
+      publish;
+  /// Readies a stream of `channels` resuming after `last_event_id` (maybe
+  /// empty) and calls `ready` with how it resumes: nullopt from the hub's
+  /// own history, else the plan to subscribe with.
+  std::function<void(std::vector<std::string> channels, std::string last_event_id,
+                     std::function<void(std::optional<ssepp::replay_plan>)> ready)>
+      resume;
+};
+
 /// Everything the server can be told; the defaults are safe for production
 /// behind a proxy and for the bundled demos.
 struct server_options {
@@ -128,6 +147,10 @@ struct server_options {
   std::size_t send_buffer_bytes = 256 * 1024;
   /// Sent to every subscriber by `stop()` before the stream closes.
   std::optional<ssepp::event> last_word;
+  /// Several servers, one set of channels: publishing and resuming go
+  /// through this backplane when its functions are set (hub_server's
+  /// --redis). Unset: the hub alone.
+  server_backplane backplane;
 };
 
 namespace detail {
@@ -184,6 +207,10 @@ class basic_server {
   using executor_type = net::io_context::executor_type;
   /// A plain request handler: gets the request, returns the response.
   using handler = std::function<response(const request&)>;
+  /// A handler that answers later: it calls the function it is given once,
+  /// from any thread, with the response (the request stays valid until
+  /// then).
+  using async_handler = std::function<void(const request&, std::function<void(response)>)>;
   /// Maps an SSE request to the channels it subscribes to (empty: 404).
   using channel_mapper = http::channel_mapper;
   /// Makes a connection's stream from an accepted socket.
@@ -201,6 +228,9 @@ class basic_server {
   /// Answers `method` requests for exactly `path` (or, when `path` ends with
   /// '*', every path starting with what precedes it).
   void route(std::string method, std::string path, handler h);
+  /// As route(), with a handler that answers later (a publish through a
+  /// backplane, a call to another service).
+  void route_async(std::string method, std::string path, async_handler h);
   /// Serves an event stream for GET requests under `prefix`, subscribing to
   /// the channels `channels` returns.
   void sse_route(std::string prefix, channel_mapper channels);
@@ -240,6 +270,7 @@ class basic_server {
     std::string method, path;
     bool prefix = false;
     handler h;
+    async_handler async_h;  // instead of h
   };
 
   void log(log_level level, std::string_view text) const {
@@ -282,7 +313,18 @@ class basic_server {
   void handle(const std::shared_ptr<connection>& c, request& req);
   void route_to_handlers(const std::shared_ptr<connection>& c, const request& req,
                          const http::field_list& cors);
+  // What a publish request asks for: a channel and its events (all of
+  // them or none), or the answer refusing it.
+  struct publish_order {
+    std::string channel;
+    std::vector<ssepp::event> events;
+    bool batch = false;  // a text/event-stream body, answered as a batch
+  };
+  std::variant<response, publish_order> read_publish(const request& req) const;
+  static response publish_outcome(const publish_order& order,
+                                  const ssepp::batch_publish_result& result);
   response publish_answer(const request& req);
+  void publish_through_backplane(const request& req, std::function<void(response)> reply);
   response serve_static(const request& req) const;
 
   server_options options_;
@@ -429,12 +471,35 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
                      }));
   }
 
+  // reply(), from any thread (an async handler's answer).
+  void reply_from_anywhere(response r) {
+    net::post(strand_, [self = this->shared_from_this(), r = std::move(r)]() mutable {
+      self->reply(std::move(r));
+    });
+  }
+
   // Hands the connection over to an event stream (start_event_stream:
   // subscription before the head, the client's leaving noticed), keeping
-  // only what the close report needs.
+  // only what the close report needs. With a backplane, it first says how
+  // the stream resumes.
   void stream(http::stream_plan plan) {
     request_done_ = true;
     if (timer_) timer_->cancel();
+    if (const auto& resume = server_.options_.backplane.resume) {
+      auto shared = std::make_shared<http::stream_plan>(std::move(plan));
+      auto channels = shared->channels;
+      auto id = shared->last_event_id;
+      return resume(std::move(channels), std::move(id),
+                    [self = this->shared_from_this(), shared](std::optional<replay_plan> replay) {
+                      net::post(self->strand_, [self, shared, replay = std::move(replay)]() mutable {
+                        self->start_stream(std::move(*shared), std::move(replay));
+                      });
+                    });
+    }
+    start_stream(std::move(plan), std::nullopt);
+  }
+
+  void start_stream(http::stream_plan plan, std::optional<replay_plan> replay) {
     // An idle stream should cost as little as possible (19,000 of them fit
     // in one process): the request phase's state goes now.
     request_.reset();
@@ -444,6 +509,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     event_stream_options o;
     o.fields = std::move(plan.fields);
     o.last_event_id = std::move(plan.last_event_id);
+    o.replay = std::move(replay);
     o.strand = strand_;
     o.shard = server_.shard_of(strand_);
     o.send_buffer_bytes = server_.options_.send_buffer_bytes;
@@ -672,9 +738,16 @@ basic_server<Stream>::basic_server(server_options options, stream_factory make_s
     sse_route(prefix,
               [prefix](const request& req) { return http::channel_after_prefix(req, prefix); });
   }
-  if (!options_.publish_prefix.empty())
+  if (options_.publish_prefix.empty()) {
+  } else if (options_.backplane.publish) {
+    route_async("POST", options_.publish_prefix + "*",
+                [this](const request& req, std::function<void(response)> reply) {
+                  publish_through_backplane(req, std::move(reply));
+                });
+  } else {
     route("POST", options_.publish_prefix + "*",
           [this](const request& req) { return publish_answer(req); });
+  }
 }
 
 template <class Stream>
@@ -692,6 +765,12 @@ void basic_server<Stream>::route(std::string method, std::string path, handler h
   e.path = std::move(path);
   e.h = std::move(h);
   routes_.push_back(std::move(e));
+}
+
+template <class Stream>
+void basic_server<Stream>::route_async(std::string method, std::string path, async_handler h) {
+  route(std::move(method), std::move(path), handler{});
+  routes_.back().async_h = std::move(h);
 }
 
 template <class Stream>
@@ -841,6 +920,14 @@ void basic_server<Stream>::route_to_handlers(const std::shared_ptr<connection>& 
     }
     response out;
     try {
+      if (r.async_h) {
+        // Answered on the connection's strand, whichever thread answers;
+        // the connection (and its request) lives until then.
+        return r.async_h(req, [c, cors](response answer) {
+          answer.headers.insert(answer.headers.end(), cors.begin(), cors.end());
+          c->reply_from_anywhere(std::move(answer));
+        });
+      }
       out = r.h(req);
     } catch (const std::exception& e) {
       log(log_level::error, std::string("handler for ") + req.path + " threw: " + e.what());
@@ -865,8 +952,10 @@ void basic_server<Stream>::route_to_handlers(const std::shared_ptr<connection>& 
 }
 
 template <class Stream>
-response basic_server<Stream>::publish_answer(const request& req) {
+auto basic_server<Stream>::read_publish(const request& req) const
+    -> std::variant<response, publish_order> {
   response r;
+  r.status = 400;
   const std::string& prefix = options_.publish_prefix;
   const auto channel = http::channel_after_prefix(req, prefix);
   if (channel.empty()) {
@@ -878,55 +967,99 @@ response basic_server<Stream>::publish_answer(const request& req) {
   // decode: refuse a malformed escape rather than publish the event under
   // the default type or a hub-assigned id.
   if (!http::percent_decode(req.query, true)) {
-    r.status = 400;
     r.body = "malformed percent-escape in the query\n";
     return r;
   }
+  publish_order order;
+  order.channel = channel.front();
   const auto type = req.query_param("event");
   const auto id = req.query_param("id");
   const auto content_type = req.header("content-type");
-  std::error_code error;
   if (content_type && http::is_event_stream_body(*content_type)) {
     // A batch: every event of the body, all or none.
     if (type || id) {
-      r.status = 400;
       r.body = "a text/event-stream body names each event's type and id itself, not the query\n";
       return r;
     }
-    const auto batch = http::parse_event_batch(req.body);
+    auto batch = http::parse_event_batch(req.body);
     if (batch.failed) {
-      r.status = 400;
       r.body = "nothing published: " + batch.error + "\n";
       return r;
     }
-    std::vector<ssepp::event_view> events;
-    events.reserve(batch.events.size());
-    for (const auto& e : batch.events) events.push_back(e.view());
-    auto result = hub_.publish_batch(channel.front(), events);
-    if (!(error = result.error)) {
-      for (const auto& event_id : result.ids) r.body.append(event_id).push_back('\n');
-      return r;
-    }
-    r.body = "nothing published: event " + std::to_string(result.failed + 1) + ": " +
-             error.message() + "\n";
+    order.batch = true;
+    order.events.reserve(batch.events.size());
+    for (auto& e : batch.events)
+      order.events.push_back(ssepp::event{std::move(e.data), std::move(e.type), std::move(e.id)});
   } else {
-    const auto result = hub_.publish(
-        channel.front(), ssepp::event_view{req.body, type.value_or(""), id.value_or("")});
-    if (!(error = result.error)) {
-      r.body = result.id;
+    order.events.push_back(ssepp::event{req.body, type.value_or(""), id.value_or("")});
+  }
+  if (options_.backplane.publish) {
+    // One id space across every server: the backplane assigns them all.
+    for (const auto& e : order.events) {
+      if (e.id.empty()) continue;
+      r.body = "ids are assigned by the backplane (Redis): publish without one\n";
       return r;
     }
-    r.body = error.message() + "\n";
   }
-  if (error == ssepp::errc::too_many_channels) {
-    // Not the request's fault: a channel frees up when a stream ends.
+  return order;
+}
+
+template <class Stream>
+response basic_server<Stream>::publish_outcome(const publish_order& order,
+                                               const ssepp::batch_publish_result& result) {
+  response r;
+  const std::error_code error = result.error;
+  if (!error) {
+    if (order.batch) {
+      for (const auto& event_id : result.ids) r.body.append(event_id).push_back('\n');
+    } else {
+      r.body = result.ids.front();
+    }
+    return r;
+  }
+  if (error == ssepp::errc::too_many_channels || error == ssepp::errc::backplane_unavailable) {
+    // Not the request's fault: a channel frees up when a stream ends, and
+    // Redis comes back.
     r.status = 503;
     r.headers.emplace_back("Retry-After", "1");
     r.body = error.message() + "\n";
     return r;
   }
-  r.status = 400;
+  r.status = error == ssepp::errc::backplane_refused ? 502 : 400;
+  r.body = order.batch ? "nothing published: event " + std::to_string(result.failed + 1) + ": " +
+                             error.message() + "\n"
+                       : error.message() + "\n";
   return r;
+}
+
+template <class Stream>
+response basic_server<Stream>::publish_answer(const request& req) {
+  auto read = read_publish(req);
+  if (auto* refused = std::get_if<response>(&read)) return std::move(*refused);
+  const auto& order = std::get<publish_order>(read);
+  std::vector<ssepp::event_view> events(order.events.begin(), order.events.end());
+  ssepp::batch_publish_result result;
+  if (order.batch) {
+    result = hub_.publish_batch(order.channel, events);
+  } else {
+    auto one = hub_.publish(order.channel, events.front());
+    result.error = one.error;
+    result.ids.push_back(std::move(one.id));
+  }
+  return publish_outcome(order, result);
+}
+
+template <class Stream>
+void basic_server<Stream>::publish_through_backplane(const request& req,
+                                                     std::function<void(response)> reply) {
+  auto read = read_publish(req);
+  if (auto* refused = std::get_if<response>(&read)) return reply(std::move(*refused));
+  auto order = std::make_shared<publish_order>(std::move(std::get<publish_order>(read)));
+  auto events = order->events;
+  options_.backplane.publish(order->channel, std::move(events),
+                             [order, reply = std::move(reply)](ssepp::batch_publish_result result) {
+                               reply(publish_outcome(*order, result));
+                             });
 }
 
 template <class Stream>
