@@ -5,6 +5,9 @@
 // reconnects with Last-Event-ID misses nothing; idle streams get heartbeats;
 // a cookie check stands in for the application's session check.
 //
+// With --redis, several of them share their channels through Redis (the
+// ssepp::redis backplane): publish to any, subscribe to any, resume on any.
+//
 // Benchmarks and tests run this server: it is quiet on stdout after its
 // first line, and logs only warnings and errors (to stderr) unless --verbose.
 #include <asio.hpp>
@@ -23,7 +26,13 @@
 #include <string_view>
 #include <system_error>
 
+#include <memory>
+#include <thread>
+
 #include <ssepp/asio/server.hpp>
+#if SSEPP_HUB_SERVER_REDIS
+#include <ssepp/redis/backplane.hpp>
+#endif
 
 #include "../common/command_line.hpp"
 
@@ -79,6 +88,13 @@ Options:
   --overflow POLICY     when a subscriber's queue is full: disconnect (it
                         reconnects and replays from history) or drop-oldest
                         (default disconnect)
+  --redis redis://HOST[:PORT][/DB]
+                        share channels with every hub_server on this Redis:
+                        publishing goes through it (503 with Retry-After
+                        while it is unreachable), ids are assigned by it, and
+                        a client resumes on any server (default: none)
+  --redis-prefix P      the Redis key prefix; servers with the same one share
+                        channels and ids (default ssepp:)
   --verbose             also log every stream's end and, on exit, the hub's
                         counters (to stderr)
   -h, --help            print this help and exit
@@ -90,6 +106,8 @@ struct command_line {
   ssepp::asio::server_options server;
   std::optional<std::string> cookie_name;
   std::string cookie_value;
+  std::optional<std::string> redis_url;
+  std::string redis_prefix = "ssepp:";
   bool verbose = false;
   bool help = false;
 };
@@ -149,6 +167,11 @@ command_line parse_command_line(int argc, char** argv) {
       o.hub.coalesce_window = std::chrono::microseconds{args.number<std::uint32_t>()};
     } else if (args.is("--coalesce-rate")) {
       o.hub.coalesce_rate = static_cast<double>(args.number<std::uint32_t>());
+    } else if (args.is("--redis")) {
+      cl.redis_url = args.value();
+    } else if (args.is("--redis-prefix")) {
+      cl.redis_prefix = args.value();
+      if (cl.redis_prefix.empty()) throw example::usage_error("--redis-prefix needs a prefix");
     } else if (args.is("--overflow")) {
       const std::string policy = args.value();
       if (policy == "disconnect") {
@@ -208,7 +231,69 @@ int run(command_line& cl) {
     };
   }
 
+#if SSEPP_HUB_SERVER_REDIS
+  // The backplane runs on a thread of its own, so its connection to Redis
+  // is read at once whatever the I/O threads are doing (Redis drops a
+  // pub/sub client that falls behind).
+  using backplane_type = ssepp::redis::backplane<ssepp::asio::server::hub_type>;
+  std::unique_ptr<backplane_type> backplane;
+  asio::io_context redis_io(1);
+  auto redis_work = asio::make_work_guard(redis_io);
+  std::thread redis_thread;
+  ssepp::redis::backplane_options bo;
+  if (cl.redis_url) {
+    const auto address = ssepp::redis::parse_url(*cl.redis_url);
+    if (!address) {
+      std::fprintf(stderr, "hub_server: --redis wants redis://HOST[:PORT][/DB], got '%s'\n",
+                   cl.redis_url->c_str());
+      return 1;
+    }
+    bo.redis = *address;
+    bo.prefix = cl.redis_prefix;
+    bo.stream_events = o.hub.history_events;
+    bo.stream_age = o.hub.history_age;
+    bo.log = [](std::string_view text) {
+      std::fprintf(stderr, "hub_server: %.*s\n", static_cast<int>(text.size()), text.data());
+    };
+    o.backplane.publish = [&backplane](std::string channel, std::vector<ssepp::event> events,
+                                       std::function<void(ssepp::batch_publish_result)> done) {
+      backplane->publish(std::move(channel), std::move(events), std::move(done));
+    };
+    o.backplane.resume = [&backplane](
+                             std::vector<std::string> channels, std::string id,
+                             std::function<void(std::optional<ssepp::replay_plan>)> ready) {
+      backplane->resume(std::move(channels), std::move(id), std::move(ready));
+    };
+  }
+#else
+  if (cl.redis_url) {
+    std::fprintf(stderr,
+                 "hub_server: built without the Redis backplane (ssepp::redis needs "
+                 "libhiredis-dev): --redis is not available\n");
+    return 1;
+  }
+#endif
+
   ssepp::asio::server server(o);
+#if SSEPP_HUB_SERVER_REDIS
+  if (cl.redis_url) {
+    backplane = std::make_unique<backplane_type>(redis_io, server.hub(), bo);
+    backplane->start();
+    redis_thread = std::thread([&redis_io] { redis_io.run(); });
+  }
+  struct backplane_stop {
+    std::unique_ptr<backplane_type>& backplane;
+    asio::executor_work_guard<asio::io_context::executor_type>& work;
+    std::thread& thread;
+    ~backplane_stop() {
+      if (!thread.joinable()) return;
+      backplane->stop();
+      work.reset();
+      thread.join();
+      backplane.reset();
+    }
+  } stop_backplane{backplane, redis_work, redis_thread};
+#endif
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) { server.stop(); });
@@ -237,6 +322,26 @@ int run(command_line& cl) {
         to_string(s.dropped_events) + " events dropped, " + to_string(s.history_evictions) +
         " evicted from history";
     std::fprintf(stderr, "hub_server: stopped; %s\n", counters.c_str());
+#if SSEPP_HUB_SERVER_REDIS
+    if (backplane) {
+      const auto b = backplane->stats();
+      std::fprintf(stderr,
+                   "hub_server: Redis: %llu events published in %llu scripts, %llu applied, "
+                   "%llu stream reads, %llu holes (%llu not filled), %llu epoch changes, "
+                   "%llu sessions; resumes: %llu local, %llu from Redis, %llu with a gap event\n",
+                   static_cast<unsigned long long>(b.published),
+                   static_cast<unsigned long long>(b.publish_calls),
+                   static_cast<unsigned long long>(b.applied),
+                   static_cast<unsigned long long>(b.reads),
+                   static_cast<unsigned long long>(b.holes),
+                   static_cast<unsigned long long>(b.lost_holes),
+                   static_cast<unsigned long long>(b.epochs),
+                   static_cast<unsigned long long>(b.connects),
+                   static_cast<unsigned long long>(b.resumes_local),
+                   static_cast<unsigned long long>(b.resumes_redis),
+                   static_cast<unsigned long long>(b.resumes_gap));
+    }
+#endif
   }
   return 0;
 }

@@ -39,6 +39,8 @@
 namespace ssepp::redis {
 inline namespace SSEPP_ASIO_FLAVOUR {
 
+namespace net = ::ssepp::asio::net;
+
 /// How a backplane reaches Redis and bounds what it keeps there; the
 /// defaults match hub_options' history bounds.
 struct backplane_options {
@@ -592,8 +594,15 @@ class backplane {
         s.positioned = true;
       } else {
         const bool whole = std::exchange(s.from_start, false);
-        apply(name, s, new_entries(s.pos, epoch_, std::move(entries)));
-        if (whole) s.pos.epoch = epoch_;
+        const std::uint64_t last = entries.empty() ? 0 : entries.back().seq;
+        auto fresh = new_entries(s.pos, epoch_, std::move(entries));
+        if (whole && fresh.empty()) {
+          // Nothing yet under the new epoch, whose count may have started
+          // below this node's: its first event will follow the stream's
+          // last entry, whatever that entry's epoch.
+          s.pos = {epoch_, last};
+        }
+        apply(name, s, fresh);
       }
       if (std::exchange(s.reread, false)) return read_stream(name);
       auto held = std::move(s.held);
