@@ -21,11 +21,13 @@ endfunction()
 # on a component target, warnings as errors like ssepp_consumer's:
 # tests/cmake/asio_consumer.cpp for ssepp::asio and ssepp::boost (told which
 # it got, and whether ssepp::openssl is linked too), httplib_consumer.cpp
-# for ssepp::httplib.
+# for ssepp::httplib, redis_consumer.cpp for ssepp::redis (with ssepp::asio).
 function(ssepp_component_consumer target)
   set(_source asio_consumer.cpp)
   if("ssepp::httplib" IN_LIST ARGN)
     set(_source httplib_consumer.cpp)
+  elseif("ssepp::redis" IN_LIST ARGN)
+    set(_source redis_consumer.cpp)
   endif()
   add_executable(${target} ${_ssepp_consumer_dir}/${_source})
   target_link_libraries(${target} PRIVATE ${ARGN})
@@ -100,6 +102,10 @@ function(ssepp_subproject_components prefix)
   if("httplib" IN_LIST _expected)
     ssepp_component_consumer(${prefix}_httplib ssepp::httplib)
     list(APPEND _programs ${prefix}_httplib)
+  endif()
+  if("redis" IN_LIST _expected AND "asio" IN_LIST _expected)
+    ssepp_component_consumer(${prefix}_redis ssepp::asio ssepp::redis)
+    list(APPEND _programs ${prefix}_redis)
   endif()
   foreach(_program IN LISTS _programs)
     add_custom_command(TARGET ${_program} POST_BUILD COMMAND ${_program} VERBATIM)
