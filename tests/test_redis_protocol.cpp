@@ -36,25 +36,31 @@ TEST_CASE("what the backplane never assigns is not one of its ids") {
     CHECK_MESSAGE(!parse_id(s), s);
 }
 
-TEST_CASE("a pub/sub message carries epoch, sequence, previous sequence, type and data") {
-  const auto e = parse_message("k3x9\n42\n40\nupdate\nline one\nline two");
-  REQUIRE(e);
-  CHECK(e->epoch == "k3x9");
-  CHECK(e->seq == 42);
-  CHECK(e->prev == 40);
-  CHECK(e->type == "update");
-  CHECK(e->data == "line one\nline two");
-  CHECK(e->id() == "k3x9-42");
-  const auto empty = parse_message("k3x9\n1\n0\n\n");
-  REQUIRE(empty);
-  CHECK(empty->type.empty());
-  CHECK(empty->data.empty());
+TEST_CASE("a pub/sub message carries a publish's events: epoch, sequences, types and data") {
+  const auto events = parse_message("k3x9\n42\n40\n2\nupdate\n17\nline one\nline two\n\n0\n");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].epoch == "k3x9");
+  CHECK(events[0].seq == 42);
+  CHECK(events[0].prev == 40);
+  CHECK(events[0].type == "update");
+  CHECK(events[0].data == "line one\nline two");
+  CHECK(events[0].id() == "k3x9-42");
+  // The next one follows it: seq 43, prev 42, default type, empty data.
+  CHECK(events[1].seq == 43);
+  CHECK(events[1].prev == 42);
+  CHECK(events[1].type.empty());
+  CHECK(events[1].data.empty());
 }
 
-TEST_CASE("a malformed message is refused") {
-  for (const char* s : {"", "k3x9\n42\n40\nupdate", "\n42\n40\nt\nd", "k3x9\nx\n40\nt\nd",
-                        "k3x9\n0\n0\nt\nd", "k3x9\n42\n-1\nt\nd"})
-    CHECK_MESSAGE(!parse_message(s), s);
+TEST_CASE("a malformed message gives no events") {
+  for (const char* s : {"", "k3x9\n42\n40\n1\nupdate", "\n42\n40\n1\nt\n1\nd",
+                        "k3x9\nx\n40\n1\nt\n1\nd", "k3x9\n0\n0\n1\nt\n1\nd",
+                        "k3x9\n42\n-1\n1\nt\n1\nd", "k3x9\n42\n40\n0\n",
+                        "k3x9\n42\n40\n1\nt\n5\nd",     // data shorter than its size
+                        "k3x9\n42\n40\n1\nt\n1\ndd",    // longer
+                        "k3x9\n42\n40\n2\nt\n1\nd",     // an event missing
+                        "k3x9\n42\n40\n2\nt\n1\ndXt\n1\nd"})  // no separator
+    CHECK_MESSAGE(parse_message(s).empty(), s);
 }
 
 TEST_CASE("a stream entry gives its sequence from its id and the rest from its fields") {

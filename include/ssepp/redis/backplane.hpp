@@ -441,7 +441,7 @@ class backplane {
     const auto name = self->keys_.channel_of_pubsub(text(r->element[1]));
     if (!name) return;
     if (kind == "message") {
-      if (auto e = parse_message(text(r->element[2]))) self->on_live(*name, std::move(*e));
+      for (auto& e : parse_message(text(r->element[2]))) self->on_live(*name, std::move(e));
     } else if (kind == "subscribe") {
       self->on_subscribed(*name);
     }

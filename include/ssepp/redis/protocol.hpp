@@ -79,21 +79,53 @@ struct key_names {
   }
 };
 
-/// Parses a pub/sub message: "epoch\nseq\nprev\ntype\n" then the data
-/// (which may hold line breaks of its own), as the publish script makes it.
-inline std::optional<wire_event> parse_message(std::string_view payload) {
-  std::string_view parts[4];
-  for (auto& part : parts) {
+/// Parses a pub/sub message, which announces the events of one publish:
+/// "epoch\nfirst seq\nprev\ncount", then per event "\ntype\nsize\n" and
+/// `size` bytes of data (which may hold line breaks of its own), as the
+/// publish script makes it. The events' seqs follow one another from the
+/// first; each one's prev is the one before it. Empty if malformed.
+inline std::vector<wire_event> parse_message(std::string_view payload) {
+  auto line = [&payload](std::string_view& out) {
     const auto nl = payload.find('\n');
-    if (nl == std::string_view::npos) return std::nullopt;
-    part = payload.substr(0, nl);
+    if (nl == std::string_view::npos) {
+      out = payload;
+      payload = {};
+      return;
+    }
+    out = payload.substr(0, nl);
     payload.remove_prefix(nl + 1);
+  };
+  std::string_view epoch, first_text, prev_text, count_text;
+  line(epoch);
+  line(first_text);
+  line(prev_text);
+  line(count_text);
+  const auto first = http::parse_decimal<std::uint64_t>(first_text);
+  const auto prev = http::parse_decimal<std::uint64_t>(prev_text);
+  const auto count = http::parse_decimal<std::uint64_t>(count_text);
+  std::vector<wire_event> out;
+  if (epoch.empty() || !first || *first == 0 || !prev || !count || *count == 0 ||
+      *count > payload.size() + 1)
+    return out;
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    std::string_view type, size_text;
+    line(type);
+    line(size_text);
+    const auto size = http::parse_decimal<std::size_t>(size_text);
+    if (!size || *size > payload.size()) return {};
+    wire_event e;
+    e.epoch = std::string(epoch);
+    e.seq = *first + i;
+    e.prev = i == 0 ? *prev : e.seq - 1;
+    e.type = std::string(type);
+    e.data = std::string(payload.substr(0, *size));
+    payload.remove_prefix(*size);
+    const bool last = i + 1 == *count;
+    if (last ? !payload.empty() : (payload.empty() || payload.front() != '\n')) return {};
+    if (!last) payload.remove_prefix(1);
+    out.push_back(std::move(e));
   }
-  const auto seq = http::parse_decimal<std::uint64_t>(parts[1]);
-  const auto prev = http::parse_decimal<std::uint64_t>(parts[2]);
-  if (parts[0].empty() || !seq || *seq == 0 || !prev) return std::nullopt;
-  return wire_event{std::string(parts[0]), *seq, *prev, std::string(parts[3]),
-                    std::string(payload)};
+  return out;
 }
 
 /// Makes an event of a stream entry: its id ("<seq>-0") and its fields,

@@ -47,8 +47,13 @@ inline constexpr const char* check = SSEPP_REDIS_LUA_EPOCH
 /// [4] its bound in age (ms), [5] and [6] the epoch and seq the caller has
 /// seen, then a type and a data per event. Numbers the events, adds them
 /// to the stream (trimming it by count and age), refreshes its expiry,
-/// announces each, and returns {epoch, last seq}: the events got
-/// "<epoch>-<last seq - n + 1>" to "<epoch>-<last seq>".
+/// announces them in one message (protocol.hpp's parse_message), and
+/// returns {epoch, last seq}: the events got "<epoch>-<last seq - n + 1>"
+/// to "<epoch>-<last seq>".
+///
+/// Per script, not per event: the trims, the announcement (one PUBLISH,
+/// which Redis copies to every subscribed node) and the bookkeeping, so a
+/// batch costs Redis little more than its XADDs.
 inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     "local meta, stream = KEYS[1], KEYS[2]\n"
     "local epoch, seq = current(meta, ARGV[5], tonumber(ARGV[6]))\n"
@@ -56,16 +61,20 @@ inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local age = tonumber(ARGV[4])\n"
     "local n = (#ARGV - 6) / 2\n"
-    // Age: the oldest entries first, a few more than this publish adds, so
-    // the stream sheds old entries at least as fast as it grows.
-    "local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 8 + 2 * n)\n"
-    "local cut = nil\n"
-    "for _, entry in ipairs(oldest) do\n"
-    "  local f, m = entry[2], nil\n"
-    "  for j = 1, #f, 2 do if f[j] == 'm' then m = tonumber(f[j + 1]) end end\n"
-    "  if m and m < now - age then cut = entry[1] else break end\n"
+    "local function added(entry)\n"
+    "  local f = entry[2]\n"
+    "  for j = 1, #f, 2 do if f[j] == 'm' then return tonumber(f[j + 1]) end end\n"
+    "  return now\n"
     "end\n"
-    "if cut then\n"
+    // Age: only when the oldest entry is too old, the oldest few more than
+    // this publish adds, so the stream sheds old entries at least as fast
+    // as it grows.
+    "local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)\n"
+    "if first[1] and added(first[1]) < now - age then\n"
+    "  local cut = nil\n"
+    "  for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', 8 + 2 * n)) do\n"
+    "    if added(entry) < now - age then cut = entry[1] else break end\n"
+    "  end\n"
     "  local s = tonumber(string.match(cut, '^(%d+)'))\n"
     "  redis.call('XTRIM', stream, 'MINID', string.format('%.0f', s + 1) .. '-0')\n"
     "end\n"
@@ -75,17 +84,21 @@ inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     // A count lost while the streams stayed (a key evicted alone) must not
     // go back below them: stream ids only grow.
     "if prev > seq then seq = prev end\n"
+    "local message = {epoch, string.format('%.0f', seq + 1), string.format('%.0f', prev), n}\n"
     "for i = 7, #ARGV, 2 do\n"
     "  seq = seq + 1\n"
-    "  local s, p = string.format('%.0f', seq), string.format('%.0f', prev)\n"
-    "  redis.call('XADD', stream, 'MAXLEN', ARGV[3], ARGV[2], s .. '-0',\n"
-    "             'e', epoch, 'p', p, 'm', now, 't', ARGV[i], 'd', ARGV[i + 1])\n"
-    "  redis.call('PUBLISH', ARGV[1], epoch .. '\\n' .. s .. '\\n' .. p .. '\\n' .. ARGV[i] ..\n"
-    "             '\\n' .. ARGV[i + 1])\n"
+    "  local s = string.format('%.0f', seq)\n"
+    "  redis.call('XADD', stream, s .. '-0', 'e', epoch, 'p', string.format('%.0f', prev), 'm', now,\n"
+    "             't', ARGV[i], 'd', ARGV[i + 1])\n"
+    "  message[#message + 1] = ARGV[i]\n"
+    "  message[#message + 1] = #ARGV[i + 1]\n"
+    "  message[#message + 1] = ARGV[i + 1]\n"
     "  prev = seq\n"
     "end\n"
+    "redis.call('XTRIM', stream, 'MAXLEN', ARGV[3], ARGV[2])\n"
     "redis.call('HSET', meta, 'seq', string.format('%.0f', seq))\n"
     "redis.call('PEXPIRE', stream, age)\n"
+    "redis.call('PUBLISH', ARGV[1], table.concat(message, '\\n'))\n"
     "return {epoch, string.format('%.0f', seq)}\n";
 
 #undef SSEPP_REDIS_LUA_EPOCH

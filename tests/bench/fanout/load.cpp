@@ -83,6 +83,8 @@ server's CPU and memory.
 
   --host ADDRESS          server address, loopback only (default 127.0.0.1)
   --port N                server port (required)
+  --publish-port N        publish to the server on this port instead (another
+                          node sharing the channel through a backplane)
   --channel NAME          channel (default bench)
   --clients N             streams to hold (default 1000)
   --stalled K             of which the last K never read after the head
@@ -124,6 +126,7 @@ server's CPU and memory.
 struct options {
   std::string host = "127.0.0.1";
   int port = 0;
+  int publish_port = 0;  // 0: port
   std::string channel = "bench";
   std::size_t clients = 1000;
   std::size_t stalled = 0;
@@ -164,6 +167,8 @@ options parse_options(int argc, char** argv) {
       o.host = value;
     } else if (arg == "--port") {
       o.port = static_cast<int>(number(1, 65535));
+    } else if (arg == "--publish-port") {
+      o.publish_port = static_cast<int>(number(1, 65535));
     } else if (arg == "--channel") {
       o.channel = value;
     } else if (arg == "--clients") {
@@ -548,6 +553,7 @@ class load {
 
   options o_;
   sockaddr_in server_{};
+  sockaddr_in publish_server_{};  // where POSTs go (--publish-port)
   std::vector<sockaddr_in> sources_;
   int epoll_ = -1;
   std::string stream_request_;
@@ -868,6 +874,8 @@ load::load(options o) : o_(std::move(o)) {
   server_.sin_port = htons(static_cast<std::uint16_t>(o_.port));
   if (::inet_pton(AF_INET, o_.host.c_str(), &server_.sin_addr) != 1)
     usage_error("--host is not an IPv4 address: '" + o_.host + "'");
+  publish_server_ = server_;
+  if (o_.publish_port != 0) publish_server_.sin_port = htons(static_cast<std::uint16_t>(o_.publish_port));
   if (o_.sources > 1) {
     for (std::size_t i = 0; i < o_.sources; ++i) {
       sockaddr_in s{};
@@ -950,7 +958,7 @@ void load::publish_done(publisher& p, bool had_request, bool ok, bool keep_alive
 
 void load::start_publish(std::string request) {
   auto p = std::make_unique<publisher>(*this);
-  if (!p->connect_to(server_)) {
+  if (!p->connect_to(publish_server_)) {
     ++publish_errors_;
     if (first_publish_error_.empty())
       first_publish_error_ = std::string("connect: ") + std::strerror(errno);
@@ -987,7 +995,7 @@ void load::publish_batch(std::int64_t first, std::int64_t count) {
 
 void load::send_publish(const std::string& body, const char* content_type) {
   std::string request = "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
-                        std::to_string(o_.port) + "\r\nContent-Type: " + content_type +
+                        std::to_string(o_.publish_port != 0 ? o_.publish_port : o_.port) + "\r\nContent-Type: " + content_type +
                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   if (!idle_publishers_.empty()) {
     publisher* p = idle_publishers_.back();
