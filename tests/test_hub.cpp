@@ -450,9 +450,8 @@ TEST_CASE("a replay plan whose marked history was evicted meanwhile gets the gap
   plan.last_event_id = "r-1";
   auto a = f.subscribe_with({"a"}, plan);
   f.loop.run();
-  CHECK(items_of(a.peer) ==
-        strings{"ssepp-gap|{\"lastEventId\":\"r-1\",\"reason\":\"evicted\"}|", "message|2|e-2",
-                "message|3|e-3"});
+  CHECK(items_of(a.peer) == strings{"ssepp-gap|{\"lastEventId\":\"r-1\",\"reason\":\"evicted\"}|",
+                                    "message|2|e-2", "message|3|e-3"});
 }
 
 TEST_CASE("history_holds finds an id in any of the channels' history") {
@@ -2235,8 +2234,8 @@ class shard_threads {
   void drain() {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] {
-      return busy_ == 0 && std::all_of(queues_.begin(), queues_.end(),
-                                       [](const auto& q) { return q.empty(); });
+      return busy_ == 0 &&
+             std::all_of(queues_.begin(), queues_.end(), [](const auto& q) { return q.empty(); });
     });
   }
 

@@ -61,8 +61,8 @@ class redis_process {
  public:
   redis_process() : port_(free_port()) {
     const std::string port = std::to_string(port_);
-    const char* argv[] = {SSEPP_REDIS_SERVER, "--port",      port.c_str(), "--bind", "127.0.0.1",
-                          "--save",           "",            "--appendonly", "no",   "--logfile",
+    const char* argv[] = {SSEPP_REDIS_SERVER, "--port", port.c_str(),   "--bind", "127.0.0.1",
+                          "--save",           "",       "--appendonly", "no",     "--logfile",
                           "/dev/null",        nullptr};
     REQUIRE(posix_spawnp(&pid_, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
     for (int i = 0; i < 500 && !can_connect(port_); ++i) std::this_thread::sleep_for(10ms);
@@ -73,6 +73,8 @@ class redis_process {
     waitpid(pid_, nullptr, 0);
   }
   std::uint16_t port() const { return port_; }
+  void pause() { kill(pid_, SIGSTOP); }
+  void resume() { kill(pid_, SIGCONT); }
 
  private:
   std::uint16_t port_;
@@ -96,7 +98,8 @@ strings events_of(const memory_peer& peer) {
 
 // One node: a hub with its backplane, the backplane on a thread of its own.
 struct node {
-  explicit node(std::uint16_t redis_port, std::string prefix = "t:") {
+  explicit node(std::uint16_t redis_port, std::string prefix = "t:",
+                std::function<void(ssepp::redis::backplane_options&)> tune = {}) {
     ssepp::hub_options ho;
     ho.initial_retry = std::nullopt;
     hub = std::make_unique<hub_type>(ho);
@@ -105,6 +108,7 @@ struct node {
     o.prefix = std::move(prefix);
     o.reconnect_delay = 20ms;
     o.max_reconnect_delay = 100ms;
+    if (tune) tune(o);
     backplane = std::make_unique<backplane_type>(io, *hub, o);
     backplane->start();
     thread = std::thread([this] { io.run(); });
@@ -164,7 +168,8 @@ struct node {
   }
 
   // Waits until `peer` received `n` events (writes complete as they come).
-  strings await_events(const memory_peer& peer, std::size_t n, std::chrono::milliseconds within = 5s) {
+  strings await_events(const memory_peer& peer, std::size_t n,
+                       std::chrono::milliseconds within = 5s) {
     const auto deadline = std::chrono::steady_clock::now() + within;
     for (;;) {
       loop.run();
@@ -253,7 +258,8 @@ TEST_CASE("a client resumes from the node's own history when it holds the id") {
   CHECK(a.backplane->stats().resumes_local == 1);
 }
 
-TEST_CASE("a client that saw the newest event resumes on a node new to the channel with live ones") {
+TEST_CASE(
+    "a client that saw the newest event resumes on a node new to the channel with live ones") {
   redis_process redis;
   node a(redis.port()), b(redis.port());
   REQUIRE(a.connected());
@@ -341,4 +347,34 @@ TEST_CASE("two prefixes on one Redis are two separate id spaces") {
   CHECK(seq_suffix(r1.ids[0]) == "1");
   CHECK(seq_suffix(r2.ids[0]) == "1");
   CHECK(b.await_events(on_b.peer, 1) == strings{"t|2|" + r2.ids[0]});
+}
+
+TEST_CASE(
+    "a Redis that stops answering is given up on, and publishes beyond the bound fail at once") {
+  redis_process redis;
+  node a(redis.port(), "t:", [](ssepp::redis::backplane_options& o) {
+    o.command_timeout = 300ms;
+    o.max_publishes_in_flight = 2;
+  });
+  REQUIRE(a.connected());
+  redis.pause();
+  std::vector<std::future<ssepp::batch_publish_result>> waiting;
+  for (int i = 0; i < 3; ++i) {
+    auto done = std::make_shared<std::promise<ssepp::batch_publish_result>>();
+    waiting.push_back(done->get_future());
+    a.backplane->publish("news", {ssepp::event{"x", "", ""}},
+                         [done](ssepp::batch_publish_result r) { done->set_value(std::move(r)); });
+  }
+  // The third is over the bound: refused without waiting for Redis.
+  REQUIRE(waiting[2].wait_for(2s) == std::future_status::ready);
+  CHECK(waiting[2].get().error == ssepp::errc::backplane_unavailable);
+  CHECK(waiting[0].wait_for(0ms) == std::future_status::timeout);
+  // The two in flight fail once the timeout gives up on the session.
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(waiting[static_cast<std::size_t>(i)].wait_for(5s) == std::future_status::ready);
+    CHECK(waiting[static_cast<std::size_t>(i)].get().error == ssepp::errc::backplane_unavailable);
+  }
+  redis.resume();
+  REQUIRE(a.connected());
+  CHECK_FALSE(a.publish("news", {"after"}).error);
 }

@@ -53,19 +53,19 @@ TEST_CASE("a pub/sub message carries a publish's events: epoch, sequences, types
 }
 
 TEST_CASE("a malformed message gives no events") {
-  for (const char* s : {"", "k3x9\n42\n40\n1\nupdate", "\n42\n40\n1\nt\n1\nd",
-                        "k3x9\nx\n40\n1\nt\n1\nd", "k3x9\n0\n0\n1\nt\n1\nd",
-                        "k3x9\n42\n-1\n1\nt\n1\nd", "k3x9\n42\n40\n0\n",
-                        "k3x9\n42\n40\n1\nt\n5\nd",     // data shorter than its size
-                        "k3x9\n42\n40\n1\nt\n1\ndd",    // longer
-                        "k3x9\n42\n40\n2\nt\n1\nd",     // an event missing
-                        "k3x9\n42\n40\n2\nt\n1\ndXt\n1\nd"})  // no separator
+  for (const char* s :
+       {"", "k3x9\n42\n40\n1\nupdate", "\n42\n40\n1\nt\n1\nd", "k3x9\nx\n40\n1\nt\n1\nd",
+        "k3x9\n0\n0\n1\nt\n1\nd", "k3x9\n42\n-1\n1\nt\n1\nd", "k3x9\n42\n40\n0\n",
+        "k3x9\n42\n40\n1\nt\n5\nd",           // data shorter than its size
+        "k3x9\n42\n40\n1\nt\n1\ndd",          // longer
+        "k3x9\n42\n40\n2\nt\n1\nd",           // an event missing
+        "k3x9\n42\n40\n2\nt\n1\ndXt\n1\nd"})  // no separator
     CHECK_MESSAGE(parse_message(s).empty(), s);
 }
 
 TEST_CASE("a stream entry gives its sequence from its id and the rest from its fields") {
-  const auto e = parse_entry("42-0", {{"e", "k3x9"}, {"p", "40"}, {"m", "1700000000000"},
-                                      {"t", "update"}, {"d", "x"}});
+  const auto e = parse_entry(
+      "42-0", {{"e", "k3x9"}, {"p", "40"}, {"m", "1700000000000"}, {"t", "update"}, {"d", "x"}});
   REQUIRE(e);
   CHECK(e->seq == 42);
   CHECK(e->prev == 40);

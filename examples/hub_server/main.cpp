@@ -325,21 +325,19 @@ int run(command_line& cl) {
 #if SSEPP_HUB_SERVER_REDIS
     if (backplane) {
       const auto b = backplane->stats();
-      std::fprintf(stderr,
-                   "hub_server: Redis: %llu events published in %llu scripts, %llu applied, "
-                   "%llu stream reads, %llu holes (%llu not filled), %llu epoch changes, "
-                   "%llu sessions; resumes: %llu local, %llu from Redis, %llu with a gap event\n",
-                   static_cast<unsigned long long>(b.published),
-                   static_cast<unsigned long long>(b.publish_calls),
-                   static_cast<unsigned long long>(b.applied),
-                   static_cast<unsigned long long>(b.reads),
-                   static_cast<unsigned long long>(b.holes),
-                   static_cast<unsigned long long>(b.lost_holes),
-                   static_cast<unsigned long long>(b.epochs),
-                   static_cast<unsigned long long>(b.connects),
-                   static_cast<unsigned long long>(b.resumes_local),
-                   static_cast<unsigned long long>(b.resumes_redis),
-                   static_cast<unsigned long long>(b.resumes_gap));
+      std::fprintf(
+          stderr,
+          "hub_server: Redis: %llu events published in %llu scripts, %llu applied, "
+          "%llu stream reads, %llu holes (%llu not filled), %llu epoch changes, "
+          "%llu sessions; resumes: %llu local, %llu from Redis, %llu with a gap event\n",
+          static_cast<unsigned long long>(b.published),
+          static_cast<unsigned long long>(b.publish_calls),
+          static_cast<unsigned long long>(b.applied), static_cast<unsigned long long>(b.reads),
+          static_cast<unsigned long long>(b.holes), static_cast<unsigned long long>(b.lost_holes),
+          static_cast<unsigned long long>(b.epochs), static_cast<unsigned long long>(b.connects),
+          static_cast<unsigned long long>(b.resumes_local),
+          static_cast<unsigned long long>(b.resumes_redis),
+          static_cast<unsigned long long>(b.resumes_gap));
     }
 #endif
   }

@@ -1155,9 +1155,9 @@ class hub {
   /// describes instead of a Last-Event-ID: the gap event if it names a
   /// reason, its events, the history published after its mark, then live
   /// events, with no event twice (see replay_plan). Otherwise as above.
-  subscription subscribe_with_replay(const std::vector<std::string>& channels,
-                                     Transport transport, const replay_plan& plan,
-                                     close_handler on_close = {}, std::size_t shard = any_shard);
+  subscription subscribe_with_replay(const std::vector<std::string>& channels, Transport transport,
+                                     const replay_plan& plan, close_handler on_close = {},
+                                     std::size_t shard = any_shard);
 
   /// Now, as a position in the history: a subscription whose replay_plan
   /// names it gets every event published after this call.
@@ -1206,8 +1206,7 @@ class hub {
     const replay_plan* plan = nullptr;
   };
   subscription subscribe_resuming(const std::vector<std::string>& channels, Transport transport,
-                                  resume_request resume, close_handler on_close,
-                                  std::size_t shard);
+                                  resume_request resume, close_handler on_close, std::size_t shard);
 
   std::shared_ptr<core_type> core_;
 };

@@ -2,8 +2,8 @@
 // ssepp::asio): the target must give hiredis's headers and library. The
 // program publishes with no Redis to reach, so the answer is the error a
 // server turns into 503, and stops.
-#include <ssepp/redis/backplane.hpp>
 #include <ssepp/asio/server.hpp>
+#include <ssepp/redis/backplane.hpp>
 #include <ssepp/ssepp.hpp>
 
 #include <cstdio>

@@ -220,11 +220,10 @@ class event_stream_connection final
     auto on_close = [self](close_reason why, std::error_code ec) {
       net::post(self->strand_, [self, why, ec] { self->finish(why, ec); });
     };
-    subscription_ =
-        options.replay
-            ? hub.subscribe_with_replay(channels, transport, *options.replay, std::move(on_close), options.shard)
-            : hub.subscribe(channels, transport, options.last_event_id, std::move(on_close),
-                            options.shard);
+    subscription_ = options.replay ? hub.subscribe_with_replay(channels, transport, *options.replay,
+                                                               std::move(on_close), options.shard)
+                                   : hub.subscribe(channels, transport, options.last_event_id,
+                                                   std::move(on_close), options.shard);
     // Until the handlers below run, none on the strand touches
     // subscription_ (finish() does not), so assigning it here is safe.
     if (!subscription_.active()) {

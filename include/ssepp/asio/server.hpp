@@ -491,9 +491,10 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
       auto id = shared->last_event_id;
       return resume(std::move(channels), std::move(id),
                     [self = this->shared_from_this(), shared](std::optional<replay_plan> replay) {
-                      net::post(self->strand_, [self, shared, replay = std::move(replay)]() mutable {
-                        self->start_stream(std::move(*shared), std::move(replay));
-                      });
+                      net::post(self->strand_,
+                                [self, shared, replay = std::move(replay)]() mutable {
+                                  self->start_stream(std::move(*shared), std::move(replay));
+                                });
                     });
     }
     start_stream(std::move(plan), std::nullopt);

@@ -65,6 +65,15 @@ struct backplane_options {
   /// A channel with no local subscriber for this long is unsubscribed
   /// from (its history stays in the hub until its bounds evict it).
   std::chrono::milliseconds unsubscribe_after = std::chrono::seconds{5};
+  /// Publish scripts sent and not yet answered, at most; a publish beyond
+  /// them fails at once with errc::backplane_unavailable (503), so a Redis
+  /// slower than the publishers costs bounded memory, not a growing queue.
+  std::size_t max_publishes_in_flight = 4096;
+  /// A Redis that answers nothing for this long while commands wait (a
+  /// hung server, a network that drops packets without a reset) is given
+  /// up on: the session ends, pending publishes fail, and the backplane
+  /// connects again.
+  std::chrono::milliseconds command_timeout = std::chrono::seconds{5};
   /// Live events a channel holds while a read of its stream is in flight;
   /// past it they are dropped and the stream is read again after.
   std::size_t max_held_events = 65536;
@@ -79,14 +88,14 @@ struct backplane_stats {
   std::uint64_t publish_calls = 0;  ///< publish scripts run (one per publish or batch)
   std::uint64_t reads = 0;          ///< stream reads (catch-up, holes, resumes)
   std::uint64_t subscribe_calls = 0;
-  std::uint64_t applied = 0;        ///< events applied to the hub
-  std::uint64_t dropped = 0;        ///< live events applied already
-  std::uint64_t holes = 0;          ///< jumps in a channel's sequence
-  std::uint64_t lost_holes = 0;     ///< ... that Redis could no longer fill
-  std::uint64_t epochs = 0;         ///< epoch changes seen
-  std::uint64_t connects = 0;       ///< sessions begun (both connections up)
+  std::uint64_t applied = 0;     ///< events applied to the hub
+  std::uint64_t dropped = 0;     ///< live events applied already
+  std::uint64_t holes = 0;       ///< jumps in a channel's sequence
+  std::uint64_t lost_holes = 0;  ///< ... that Redis could no longer fill
+  std::uint64_t epochs = 0;      ///< epoch changes seen
+  std::uint64_t connects = 0;    ///< sessions begun (both connections up)
   std::uint64_t resumes_local = 0, resumes_redis = 0, resumes_gap = 0;
-  std::size_t channels = 0;         ///< channels subscribed to now
+  std::size_t channels = 0;  ///< channels subscribed to now
   bool connected = false;
 };
 
@@ -131,7 +140,11 @@ class backplane {
   using resume_handler = std::function<void(std::optional<replay_plan>)>;
 
   backplane(net::io_context& io, Hub& hub, backplane_options options)
-      : io_(io), hub_(hub), options_(std::move(options)), keys_{options_.prefix}, timer_(io),
+      : io_(io),
+        hub_(hub),
+        options_(std::move(options)),
+        keys_{options_.prefix},
+        timer_(io),
         reconnect_timer_(io) {}
   backplane(const backplane&) = delete;
   backplane& operator=(const backplane&) = delete;
@@ -202,12 +215,12 @@ class backplane {
   // What the node knows of one channel (see the member comment below).
   struct channel_state {
     channel_position pos;
-    bool positioned = false;  // pos is known (a baseline read, or events applied)
-    bool requested = false;   // SUBSCRIBE sent in this session
-    bool subscribed = false;  // ... and confirmed
-    bool reading = false;     // a read of its stream is in flight
-    bool from_start = false;  // the next read takes the whole stream (new epoch)
-    bool reread = false;      // held overflowed: read again after this read
+    bool positioned = false;       // pos is known (a baseline read, or events applied)
+    bool requested = false;        // SUBSCRIBE sent in this session
+    bool subscribed = false;       // ... and confirmed
+    bool reading = false;          // a read of its stream is in flight
+    bool from_start = false;       // the next read takes the whole stream (new epoch)
+    bool reread = false;           // held overflowed: read again after this read
     std::vector<wire_event> held;  // live events that came during the read
     std::vector<std::function<void()>> when_ready;
     clock::time_point last_use{};
@@ -232,7 +245,10 @@ class backplane {
 
   static void on_reply(redisAsyncContext*, void* reply, void* privdata) {
     std::unique_ptr<pending_reply> p(static_cast<pending_reply*>(privdata));
-    if (p->session != p->self->session_) return p->handler(nullptr);
+    auto& self = *p->self;
+    --self.commands_in_flight_;
+    self.last_progress_ = clock::now();
+    if (p->session != self.session_) return p->handler(nullptr);
     p->handler(static_cast<redisReply*>(reply));
   }
 
@@ -245,9 +261,11 @@ class backplane {
       lengths.push_back(a.size());
     }
     auto* p = new pending_reply{this, session_, std::move(handler)};
+    if (commands_in_flight_++ == 0) last_progress_ = clock::now();
     if (redisAsyncCommandArgv(command_link_, &backplane::on_reply, p, static_cast<int>(argv.size()),
                               argv.data(), lengths.data()) != REDIS_OK) {
       std::unique_ptr<pending_reply> owned(p);
+      --commands_in_flight_;
       owned->handler(nullptr);
     }
   }
@@ -339,7 +357,8 @@ class backplane {
   void link_up(const redisAsyncContext* c) {
     if (c == command_link_) {
       command_up_ = true;
-      if (options_.redis.db != 0) command({"SELECT", std::to_string(options_.redis.db)}, [](redisReply*) {});
+      if (options_.redis.db != 0)
+        command({"SELECT", std::to_string(options_.redis.db)}, [](redisReply*) {});
       command({"SCRIPT", "LOAD", scripts::publish}, [this](redisReply* r) {
         if (!is_error(r)) publish_sha_ = std::string(text(r));
       });
@@ -578,10 +597,10 @@ class backplane {
     const std::string stream = keys_.stream(name);
     const bool baseline = !st.positioned;
     std::vector<std::string> args =
-        baseline        ? std::vector<std::string>{"XREVRANGE", stream, "+", "-", "COUNT", "1"}
-        : st.from_start ? std::vector<std::string>{"XRANGE", stream, "-", "+"}
-                        : std::vector<std::string>{"XRANGE", stream,
-                                                   std::to_string(st.pos.applied + 1), "+"};
+        baseline ? std::vector<std::string>{"XREVRANGE", stream, "+", "-", "COUNT", "1"}
+        : st.from_start
+            ? std::vector<std::string>{"XRANGE", stream, "-", "+"}
+            : std::vector<std::string>{"XRANGE", stream, std::to_string(st.pos.applied + 1), "+"};
     command(args, [this, name, baseline](redisReply* r) {
       const auto it = channels_.find(name);
       if (it == channels_.end()) return;
@@ -610,7 +629,8 @@ class backplane {
       for (std::size_t i = 0; i < held.size(); ++i) {
         if (s.reading) {
           // Another read began (a new epoch): the rest waits for it.
-          s.held.insert(s.held.end(), std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(i)),
+          s.held.insert(s.held.end(),
+                        std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(i)),
                         std::make_move_iterator(held.end()));
           return;
         }
@@ -647,7 +667,7 @@ class backplane {
       }
     }
     if (events.empty()) return done(std::move(result));
-    if (!session_live_) {
+    if (!session_live_ || publishes_in_flight_ >= options_.max_publishes_in_flight) {
       result.error = make_error_code(errc::backplane_unavailable);
       return done(std::move(result));
     }
@@ -671,7 +691,9 @@ class backplane {
       (*args)[1] = scripts::publish;
     }
     ++counters_.publish_calls;
+    ++publishes_in_flight_;
     command(*args, [this, args, n, done = std::move(done), as_eval](redisReply* r) mutable {
+      --publishes_in_flight_;
       batch_publish_result result;
       if (!r) {
         result.error = make_error_code(errc::backplane_unavailable);
@@ -718,7 +740,8 @@ class backplane {
   }
 
   void decide(const std::shared_ptr<resume_op>& op) {
-    const bool held = !op->last_event_id.empty() && hub_.history_holds(op->channels, op->last_event_id);
+    const bool held =
+        !op->last_event_id.empty() && hub_.history_holds(op->channels, op->last_event_id);
     const auto d = decide_resume(op->last_event_id, held, epoch_, session_live_);
     switch (d.kind) {
       case resume_kind::live:
@@ -813,6 +836,12 @@ class backplane {
   void tick() {
     if (stopping_) return;
     const auto now = clock::now();
+    if (session_live_ && commands_in_flight_ > 0 &&
+        now - last_progress_ > options_.command_timeout) {
+      log("Redis: no answer for " + std::to_string(options_.command_timeout.count()) +
+          " ms; connecting again");
+      session_down();
+    }
     for (auto it = channels_.begin(); it != channels_.end();) {
       auto& [name, st] = *it;
       const bool idle = st.when_ready.empty() && !st.reading && hub_.subscribers(name) == 0 &&
@@ -823,7 +852,8 @@ class backplane {
         st.requested = st.subscribed = false;
         st.held.clear();
       }
-      if (idle && !st.requested && now - st.last_use > options_.stream_age + options_.unsubscribe_after) {
+      if (idle && !st.requested &&
+          now - st.last_use > options_.stream_age + options_.unsubscribe_after) {
         it = channels_.erase(it);
       } else {
         ++it;
@@ -853,6 +883,9 @@ class backplane {
   std::uint64_t session_ = 0;  // counts sessions; stale replies are dropped
   std::chrono::milliseconds reconnect_delay_ = options_.reconnect_delay;
   std::string publish_sha_;
+  std::size_t commands_in_flight_ = 0;   // sent on the command link, not answered
+  std::size_t publishes_in_flight_ = 0;  // of which publish scripts
+  clock::time_point last_progress_{};    // the last answer (or the first of a wait)
   // The epoch Redis numbers under, and the highest seq this node has seen
   // under it (given to every script, so Redis can tell it went back).
   std::string epoch_;

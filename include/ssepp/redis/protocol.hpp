@@ -68,9 +68,13 @@ struct key_names {
   /// A hash: `epoch` and `seq`, the last seq assigned.
   std::string meta() const { return prefix + "meta"; }
   /// A channel's history: a stream whose entry ids are "<seq>-0".
-  std::string stream(std::string_view channel) const { return prefix + "s:" + std::string(channel); }
+  std::string stream(std::string_view channel) const {
+    return prefix + "s:" + std::string(channel);
+  }
   /// Where a channel's events are announced (PUBLISH).
-  std::string pubsub(std::string_view channel) const { return prefix + "c:" + std::string(channel); }
+  std::string pubsub(std::string_view channel) const {
+    return prefix + "c:" + std::string(channel);
+  }
   /// The channel a pub/sub channel name announces; nullopt for another.
   std::optional<std::string> channel_of_pubsub(std::string_view name) const {
     const std::string head = prefix + "c:";
@@ -131,7 +135,8 @@ inline std::vector<wire_event> parse_message(std::string_view payload) {
 /// Makes an event of a stream entry: its id ("<seq>-0") and its fields,
 /// name and value in turn. nullopt if any is missing or malformed.
 inline std::optional<wire_event> parse_entry(
-    std::string_view entry_id, const std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+    std::string_view entry_id,
+    const std::vector<std::pair<std::string_view, std::string_view>>& fields) {
   const auto dash = entry_id.find('-');
   const auto seq = http::parse_decimal<std::uint64_t>(entry_id.substr(0, dash));
   if (!seq || *seq == 0) return std::nullopt;
@@ -168,10 +173,10 @@ struct channel_position {
 
 /// What to do with a live event (see on_live_event).
 enum class live_action {
-  apply,       ///< the next one: deliver it, applied = its seq
-  drop,        ///< applied already (a catch-up read brought it first)
-  fill_hole,   ///< events came between: read them from Redis first
-  new_epoch,   ///< Redis lost its count: catch up under the new epoch
+  apply,      ///< the next one: deliver it, applied = its seq
+  drop,       ///< applied already (a catch-up read brought it first)
+  fill_hole,  ///< events came between: read them from Redis first
+  new_epoch,  ///< Redis lost its count: catch up under the new epoch
 };
 
 /// Live events are applied by sequence: the next one is delivered, an

@@ -10,28 +10,28 @@ namespace ssepp::redis::scripts {
 // the count is missing (a Redis that lost its data) or behind what a node
 // has seen (a Redis restarted from an older snapshot), and the clock has
 // moved on since any earlier epoch was made.
-#define SSEPP_REDIS_LUA_EPOCH                                     \
-  "local function new_epoch()\n"                                  \
-  "  local t = redis.call('TIME')\n"                              \
-  "  local n = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"       \
-  "  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'\n"     \
-  "  local s = ''\n"                                              \
-  "  while n > 0 do\n"                                            \
-  "    local d = n % 36\n"                                        \
-  "    s = string.sub(digits, d + 1, d + 1) .. s\n"               \
-  "    n = math.floor(n / 36)\n"                                  \
-  "  end\n"                                                       \
-  "  return s\n"                                                  \
-  "end\n"                                                         \
-  /* The count, checked against what the caller has seen. */      \
-  "local function current(meta, known_epoch, known_seq)\n"        \
-  "  local epoch = redis.call('HGET', meta, 'epoch')\n"           \
-  "  local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')\n" \
-  "  if not epoch or (epoch == known_epoch and seq < known_seq) then\n" \
-  "    epoch = new_epoch()\n"                                     \
+#define SSEPP_REDIS_LUA_EPOCH                                                         \
+  "local function new_epoch()\n"                                                      \
+  "  local t = redis.call('TIME')\n"                                                  \
+  "  local n = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                           \
+  "  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'\n"                         \
+  "  local s = ''\n"                                                                  \
+  "  while n > 0 do\n"                                                                \
+  "    local d = n % 36\n"                                                            \
+  "    s = string.sub(digits, d + 1, d + 1) .. s\n"                                   \
+  "    n = math.floor(n / 36)\n"                                                      \
+  "  end\n"                                                                           \
+  "  return s\n"                                                                      \
+  "end\n"                                                                             \
+  "-- The count, checked against what the caller has seen.\n"                         \
+  "local function current(meta, known_epoch, known_seq)\n"                            \
+  "  local epoch = redis.call('HGET', meta, 'epoch')\n"                               \
+  "  local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')\n"                  \
+  "  if not epoch or (epoch == known_epoch and seq < known_seq) then\n"               \
+  "    epoch = new_epoch()\n"                                                         \
   "    redis.call('HSET', meta, 'epoch', epoch, 'seq', string.format('%.0f', seq))\n" \
-  "  end\n"                                                       \
-  "  return epoch, seq\n"                                         \
+  "  end\n"                                                                           \
+  "  return epoch, seq\n"                                                             \
   "end\n"
 
 /// KEYS[1] the meta hash; ARGV[1], ARGV[2] the epoch and the highest seq
@@ -88,7 +88,8 @@ inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     "for i = 7, #ARGV, 2 do\n"
     "  seq = seq + 1\n"
     "  local s = string.format('%.0f', seq)\n"
-    "  redis.call('XADD', stream, s .. '-0', 'e', epoch, 'p', string.format('%.0f', prev), 'm', now,\n"
+    "  redis.call('XADD', stream, s .. '-0', 'e', epoch, 'p', string.format('%.0f', prev), 'm', "
+    "now,\n"
     "             't', ARGV[i], 'd', ARGV[i + 1])\n"
     "  message[#message + 1] = ARGV[i]\n"
     "  message[#message + 1] = #ARGV[i + 1]\n"

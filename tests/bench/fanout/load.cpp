@@ -875,7 +875,8 @@ load::load(options o) : o_(std::move(o)) {
   if (::inet_pton(AF_INET, o_.host.c_str(), &server_.sin_addr) != 1)
     usage_error("--host is not an IPv4 address: '" + o_.host + "'");
   publish_server_ = server_;
-  if (o_.publish_port != 0) publish_server_.sin_port = htons(static_cast<std::uint16_t>(o_.publish_port));
+  if (o_.publish_port != 0)
+    publish_server_.sin_port = htons(static_cast<std::uint16_t>(o_.publish_port));
   if (o_.sources > 1) {
     for (std::size_t i = 0; i < o_.sources; ++i) {
       sockaddr_in s{};
@@ -995,7 +996,8 @@ void load::publish_batch(std::int64_t first, std::int64_t count) {
 
 void load::send_publish(const std::string& body, const char* content_type) {
   std::string request = "POST /publish/" + o_.channel + " HTTP/1.1\r\nHost: " + o_.host + ":" +
-                        std::to_string(o_.publish_port != 0 ? o_.publish_port : o_.port) + "\r\nContent-Type: " + content_type +
+                        std::to_string(o_.publish_port != 0 ? o_.publish_port : o_.port) +
+                        "\r\nContent-Type: " + content_type +
                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   if (!idle_publishers_.empty()) {
     publisher* p = idle_publishers_.back();

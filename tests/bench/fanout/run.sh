@@ -68,6 +68,7 @@ die() {
   echo "run.sh: $*" >&2
   exit 1
 }
+source "$here/../lib.sh"
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -121,13 +122,7 @@ if has "$servers" naive || has "$servers" better-sse; then
 fi
 
 # --- build -------------------------------------------------------------------
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSSEPP_BUILD_BENCH=ON \
-    -DSSEPP_BUILD_EXAMPLES=ON -DSSEPP_BUILD_TESTS=OFF >"$logs/cmake.log" 2>&1 ||
-    die "configuring failed (see $logs/cmake.log)"
-fi
-cmake --build "$build" --target ssepp-bench-fanout-load ssepp-bench-fanout-floor hub_server \
-  >"$logs/build.log" 2>&1 || die "building failed (see $logs/build.log)"
+bench_build "$build" "$logs" ssepp-bench-fanout-load ssepp-bench-fanout-floor hub_server
 load_tool=$build/tests/bench/fanout/ssepp-bench-fanout-load
 floor_tool=$build/tests/bench/fanout/ssepp-bench-fanout-floor
 hub_server=$build/examples/hub_server/hub_server
@@ -168,15 +163,6 @@ server_pid=
 server_pids=()
 server_port=
 run_tag=
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 10000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  die "no free port found"
-}
-
 # start_server NAME PINNED THREADS HEARTBEAT_MS [hub_server options...]
 start_server() {
   local name=$1 pinned=$2 threads=$3 heartbeat=$4

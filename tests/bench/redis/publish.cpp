@@ -57,16 +57,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const auto v = std::strtoull(argv[i + 1], nullptr, 10);
-    if (a == "--port") port = static_cast<int>(v);
-    else if (a == "--redis-pid") redis_pid = static_cast<int>(v);
-    else if (a == "--events") events = v;
-    else if (a == "--batch") batch = v ? v : 1;
-    else if (a == "--in-flight") in_flight = v ? v : 1;
-    else if (a == "--payload") payload = v;
-    else if (a == "--label") label = argv[i + 1];
+    if (a == "--port")
+      port = static_cast<int>(v);
+    else if (a == "--redis-pid")
+      redis_pid = static_cast<int>(v);
+    else if (a == "--events")
+      events = v;
+    else if (a == "--batch")
+      batch = v ? v : 1;
+    else if (a == "--in-flight")
+      in_flight = v ? v : 1;
+    else if (a == "--payload")
+      payload = v;
+    else if (a == "--label")
+      label = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: ssepp-bench-redis-publish --port N [--redis-pid P] [--events N] "
-                           "[--batch B] [--in-flight K] [--payload BYTES] [--label L]\n");
+      std::fprintf(stderr,
+                   "usage: ssepp-bench-redis-publish --port N [--redis-pid P] [--events N] "
+                   "[--batch B] [--in-flight K] [--payload BYTES] [--label L]\n");
       return 2;
     }
   }
@@ -110,7 +118,8 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < in_flight; ++i) send_one();
   finished.get_future().wait();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double redis_cpu = redis_pid ? process_cpu_s(redis_pid) - redis_before : 0;
   const double self_cpu = self_cpu_s() - self_before;
   const auto stats = backplane.stats();

@@ -58,21 +58,20 @@ class asio_events : public std::enable_shared_from_this<asio_events> {
     bool& waiting = read ? reading_ : writing_;
     if (waiting || !context_) return;
     waiting = true;
-    socket_.async_wait(read ? net::posix::stream_descriptor::wait_read
-                            : net::posix::stream_descriptor::wait_write,
-                       [self = shared_from_this(), read](const ::ssepp::asio::error_code& ec) {
-                         (read ? self->reading_ : self->writing_) = false;
-                         if (ec || !self->context_) return;
-                         if (!(read ? self->want_read_ : self->want_write_)) return;
-                         // May free the context (and detach this watch).
-                         if (read) {
-                           redisAsyncHandleRead(self->context_);
-                         } else {
-                           redisAsyncHandleWrite(self->context_);
-                         }
-                         if (self->context_ && (read ? self->want_read_ : self->want_write_))
-                           self->wait(read);
-                       });
+    socket_.async_wait(
+        read ? net::posix::stream_descriptor::wait_read : net::posix::stream_descriptor::wait_write,
+        [self = shared_from_this(), read](const ::ssepp::asio::error_code& ec) {
+          (read ? self->reading_ : self->writing_) = false;
+          if (ec || !self->context_) return;
+          if (!(read ? self->want_read_ : self->want_write_)) return;
+          // May free the context (and detach this watch).
+          if (read) {
+            redisAsyncHandleRead(self->context_);
+          } else {
+            redisAsyncHandleWrite(self->context_);
+          }
+          if (self->context_ && (read ? self->want_read_ : self->want_write_)) self->wait(read);
+        });
   }
 
   // The context is going: stop watching. The descriptor is hiredis's to
