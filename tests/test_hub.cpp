@@ -454,14 +454,25 @@ TEST_CASE("a replay plan whose marked history was evicted meanwhile gets the gap
                                     "message|2|e-2", "message|3|e-3"});
 }
 
-TEST_CASE("history_holds finds an id in any of the channels' history") {
+TEST_CASE("find_in_history finds an id in any of the channels' history, as a mark") {
   hub_test f;
   f.publish("a", {"1", {}, "p1"});
+  const auto before = f.hub.mark();
   f.publish("b", {"2", {}, "p2"});
-  CHECK(f.hub.history_holds({"a"}, "p1"));
-  CHECK(f.hub.history_holds({"x", "b"}, "p2"));
-  CHECK_FALSE(f.hub.history_holds({"a"}, "p2"));
-  CHECK_FALSE(f.hub.history_holds({"nope"}, "p1"));
+  const auto p1 = f.hub.find_in_history({"a"}, "p1");
+  const auto p2 = f.hub.find_in_history({"x", "b"}, "p2");
+  REQUIRE(p1);
+  REQUIRE(p2);
+  CHECK(p1->position == before.position);
+  CHECK(p2->position > before.position);
+  CHECK_FALSE(f.hub.find_in_history({"a"}, "p2"));
+  CHECK_FALSE(f.hub.find_in_history({"nope"}, "p1"));
+  // A plan after the mark of p1 replays what came after p1.
+  ssepp::replay_plan plan;
+  plan.after = p1;
+  auto a = f.subscribe_with({"a", "b"}, plan);
+  f.loop.run();
+  CHECK(ids_of(a.peer) == strings{"p2"});
 }
 
 TEST_CASE("subscribers counts a channel's subscribers") {

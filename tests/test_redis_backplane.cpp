@@ -378,3 +378,56 @@ TEST_CASE(
   REQUIRE(a.connected());
   CHECK_FALSE(a.publish("news", {"after"}).error);
 }
+
+TEST_CASE("a stream of two channels resumes from Redis when one of them is new to the node") {
+  redis_process redis;
+  node a(redis.port()), b(redis.port());
+  REQUIRE(a.connected());
+  REQUIRE(b.connected());
+  auto on_b = b.subscribe({"x"});  // b serves x, not y
+  const auto first = a.publish("x", {"x1"});
+  const auto y = a.publish("y", {"y1"});
+  const auto x = a.publish("x", {"x2"});
+  REQUIRE(b.await_events(on_b.peer, 2).size() == 2);
+  // The id is in b's history of x, but b has no history of y: the hub
+  // alone would skip y1.
+  auto both = b.subscribe({"x", "y"}, first.ids[0]);
+  REQUIRE(both.plan);
+  CHECK(b.await_events(both.peer, 2) == strings{"t|y1|" + y.ids[0], "t|x2|" + x.ids[0]});
+}
+
+TEST_CASE("a channel unsubscribed from when idle catches up when a stream needs it again") {
+  redis_process redis;
+  node a(redis.port()), b(redis.port(), "t:", [](ssepp::redis::backplane_options& o) {
+    o.unsubscribe_after = 0ms;
+  });
+  REQUIRE(a.connected());
+  REQUIRE(b.connected());
+  std::string last;
+  {
+    auto s = b.subscribe({"news"});
+    const auto r = a.publish("news", {"1"});
+    REQUIRE(b.await_events(s.peer, 1).size() == 1);
+    last = r.ids[0];
+  }
+  // b's upkeep (once a second) unsubscribes from the idle channel.
+  for (int i = 0; i < 300 && b.backplane->stats().channels != 0; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(b.backplane->stats().channels == 0);
+  const auto missed = a.publish("news", {"2", "3"});
+  auto again = b.subscribe({"news"}, last);
+  CHECK(b.await_events(again.peer, 2) ==
+        strings{"t|2|" + missed.ids[0], "t|3|" + missed.ids[1]});
+  CHECK(b.backplane->stats().channels == 1);
+}
+
+TEST_CASE("after stop, publishes fail and resumes are answered at once") {
+  redis_process redis;
+  node a(redis.port());
+  REQUIRE(a.connected());
+  a.backplane->stop();
+  for (int i = 0; i < 300 && a.backplane->stats().connected; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(a.publish("news", {"1"}).error == ssepp::errc::backplane_unavailable);
+  auto s = a.subscribe({"news"}, "abc-1");
+  REQUIRE(s.plan);
+  CHECK(s.plan->gap_reason == "unavailable");
+}

@@ -1163,10 +1163,12 @@ class hub {
   /// names it gets every event published after this call.
   history_mark mark() const noexcept { return {core_->next_seq.load()}; }
 
-  /// True when the history of one of `channels` holds an event with this
-  /// id, so a subscription resuming from it replays from history alone.
+  /// Where the event with this id stands in the history of one of
+  /// `channels`: a subscription resuming from the id replays what the
+  /// history holds after this mark. nullopt when none of them holds it.
   /// Complexity: linear in those channels' history.
-  bool history_holds(const std::vector<std::string>& channels, std::string_view id) const;
+  std::optional<history_mark> find_in_history(const std::vector<std::string>& channels,
+                                              std::string_view id) const;
 
   /// Subscribers of `channel` now (0 for a channel that does not exist).
   std::size_t subscribers(std::string_view channel) const;
@@ -1284,8 +1286,8 @@ typename hub<Transport, Clock>::subscription hub<Transport, Clock>::subscribe_wi
 }
 
 template <class Transport, class Clock>
-bool hub<Transport, Clock>::history_holds(const std::vector<std::string>& channel_names,
-                                          std::string_view id) const {
+std::optional<history_mark> hub<Transport, Clock>::find_in_history(
+    const std::vector<std::string>& channel_names, std::string_view id) const {
   auto& core = *core_;
   for (const auto& name : channel_names) {
     typename core_type::channel_ptr c;
@@ -1297,9 +1299,9 @@ bool hub<Transport, Clock>::history_holds(const std::vector<std::string>& channe
     }
     std::lock_guard<std::mutex> lock(c->mutex);
     for (std::size_t i = c->history.size(); i-- > 0;)
-      if (c->history[i]->id == id) return true;
+      if (c->history[i]->id == id) return history_mark{c->history[i]->seq};
   }
-  return false;
+  return std::nullopt;
 }
 
 template <class Transport, class Clock>

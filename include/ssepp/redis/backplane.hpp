@@ -165,7 +165,7 @@ class backplane {
       stopping_ = true;
       timer_.cancel();
       reconnect_timer_.cancel();
-      drop_links();
+      session_down();
     });
   }
 
@@ -221,9 +221,16 @@ class backplane {
     bool reading = false;          // a read of its stream is in flight
     bool from_start = false;       // the next read takes the whole stream (new epoch)
     bool reread = false;           // held overflowed: read again after this read
+    bool unsubscribing = false;    // UNSUBSCRIBE sent, its reply not yet in
     std::vector<wire_event> held;  // live events that came during the read
     std::vector<std::function<void()>> when_ready;
     clock::time_point last_use{};
+    clock::time_point requested_at{};
+    // The hub's history of the channel holds every event applied after
+    // this mark, with no hole (from where the node first stood, or from the
+    // last hole Redis could not fill): a resume from an id before it is
+    // not served from the hub alone.
+    history_mark complete_after{};
   };
 
   struct resume_op {
@@ -340,7 +347,11 @@ class backplane {
       return nullptr;
     }
     c->data = this;
+    // A peer that vanishes without a reset is noticed (and command_timeout
+    // bounds what waits on it).
+    (void)redisEnableKeepAlive(&c->c);
     detail::asio_events::attach(io_.get_executor(), c);
+    connect_started_ = clock::now();
     redisAsyncSetConnectCallback(c, &backplane::on_connect);
     redisAsyncSetDisconnectCallback(c, &backplane::on_disconnect);
     return c;
@@ -403,14 +414,16 @@ class backplane {
     checked_ = false;
     ++session_;
     drop_links();
+    std::vector<std::function<void()>> waiting;
     for (auto& [name, st] : channels_) {
-      st.requested = st.subscribed = st.reading = false;
+      st.requested = st.subscribed = st.reading = st.unsubscribing = false;
       st.held.clear();
-      // Streams opening now are answered from the hub alone.
-      auto waiting = std::move(st.when_ready);
+      for (auto& w : st.when_ready) waiting.push_back(std::move(w));
       st.when_ready.clear();
-      for (auto& w : waiting) w();
     }
+    // Streams opening now are answered from the hub alone (after the loop:
+    // answering may add channels to the map).
+    for (auto& w : waiting) w();
     if (was_live) log("Redis: connection lost; connecting again");
     if (stopping_) return;
     reconnect_timer_.expires_after(reconnect_delay_);
@@ -463,6 +476,8 @@ class backplane {
       for (auto& e : parse_message(text(r->element[2]))) self->on_live(*name, std::move(e));
     } else if (kind == "subscribe") {
       self->on_subscribed(*name);
+    } else if (kind == "unsubscribe") {
+      self->on_unsubscribed(*name);
     }
   }
 
@@ -493,8 +508,12 @@ class backplane {
   channel_state& need(const std::string& name) {
     auto& st = channels_[name];
     st.last_use = clock::now();
-    if (session_live_ && !st.requested) {
+    // While an UNSUBSCRIBE is answered, a SUBSCRIBE would race it (hiredis
+    // drops the channel's callback on the UNSUBSCRIBE's reply): it goes
+    // once that reply is in (on_unsubscribed).
+    if (session_live_ && !st.requested && !st.unsubscribing) {
       st.requested = true;
+      st.requested_at = st.last_use;
       subscribe_now({name});
     }
     return st;
@@ -505,11 +524,12 @@ class backplane {
   void resubscribe() {
     std::vector<std::string> batch;
     for (auto& [name, st] : channels_) {
-      if (st.requested) continue;
+      if (st.requested || st.unsubscribing) continue;
       if (hub_.subscribers(name) == 0 && st.when_ready.empty() &&
           clock::now() - st.last_use > options_.unsubscribe_after)
         continue;
       st.requested = true;
+      st.requested_at = clock::now();
       batch.push_back(name);
       if (batch.size() >= std::max<std::size_t>(options_.resubscribe_batch, 1)) {
         subscribe_now(batch);
@@ -525,6 +545,14 @@ class backplane {
     it->second.subscribed = true;
     ++counters_.channels;
     read_stream(name);
+  }
+
+  void on_unsubscribed(const std::string& name) {
+    const auto it = channels_.find(name);
+    if (it == channels_.end() || !it->second.unsubscribing) return;
+    it->second.unsubscribing = false;
+    // A stream wanted it again meanwhile.
+    if (!it->second.when_ready.empty() || hub_.subscribers(name) != 0) need(name);
   }
 
   static bool ready(const channel_state& st) {
@@ -596,12 +624,16 @@ class backplane {
     ++counters_.reads;
     const std::string stream = keys_.stream(name);
     const bool baseline = !st.positioned;
+    const bool whole = st.from_start;
+    st.from_start = false;
+    // Where a channel never seen stands: its last seq (kept past its
+    // stream's expiry, so the next event's prev matches it).
     std::vector<std::string> args =
-        baseline ? std::vector<std::string>{"XREVRANGE", stream, "+", "-", "COUNT", "1"}
+        baseline ? std::vector<std::string>{"GET", keys_.last(name)}
         : st.from_start
             ? std::vector<std::string>{"XRANGE", stream, "-", "+"}
             : std::vector<std::string>{"XRANGE", stream, std::to_string(st.pos.applied + 1), "+"};
-    command(args, [this, name, baseline](redisReply* r) {
+    command(args, [this, name, baseline, whole](redisReply* r) {
       const auto it = channels_.find(name);
       if (it == channels_.end()) return;
       auto& s = it->second;
@@ -609,10 +641,10 @@ class backplane {
       s.reading = false;
       auto entries = entries_of(r);
       if (baseline) {
-        s.pos = {epoch_, entries.empty() ? 0 : entries.front().seq};
+        s.pos = {epoch_, http::parse_decimal<std::uint64_t>(text(r)).value_or(0)};
         s.positioned = true;
+        s.complete_after = hub_.mark();
       } else {
-        const bool whole = std::exchange(s.from_start, false);
         const std::uint64_t last = entries.empty() ? 0 : entries.back().seq;
         auto fresh = new_entries(s.pos, epoch_, std::move(entries));
         if (whole && fresh.empty()) {
@@ -621,9 +653,14 @@ class backplane {
           // last entry, whatever that entry's epoch.
           s.pos = {epoch_, last};
         }
+        if (!fresh.empty() && fresh.front().epoch == s.pos.epoch &&
+            fresh.front().prev > s.pos.applied)
+          lost_between(name, s, fresh.front());
         apply(name, s, fresh);
       }
-      if (std::exchange(s.reread, false)) return read_stream(name);
+      // Held events overflowed, or a new epoch was learnt meanwhile: read
+      // again before taking live events.
+      if (std::exchange(s.reread, false) || s.from_start) return read_stream(name);
       auto held = std::move(s.held);
       s.held.clear();
       for (std::size_t i = 0; i < held.size(); ++i) {
@@ -637,10 +674,8 @@ class backplane {
         auto& e = held[i];
         if (on_live_event(s.pos, e) == live_action::fill_hole) {
           // Just read, and still a hole: Redis no longer has those events
-          // (trimmed meanwhile). Subscribers miss them; say so.
-          ++counters_.lost_holes;
-          log("Redis: events of channel " + name + " between " + std::to_string(s.pos.applied) +
-              " and " + std::to_string(e.seq) + " are gone from its stream");
+          // (trimmed meanwhile).
+          lost_between(name, s, e);
           apply(name, s, {e});
           continue;
         }
@@ -652,6 +687,18 @@ class backplane {
         for (auto& w : waiting) w();
       }
     });
+  }
+
+  // Events of the channel between what the node applied and `next` are
+  // gone from Redis: the streams open now miss them (said in the log and
+  // counted), and resumes from before `next` are no longer served from the
+  // hub's history, which lacks them, but from Redis, which says they are
+  // gone (the gap event).
+  void lost_between(const std::string& name, channel_state& st, const wire_event& next) {
+    ++counters_.lost_holes;
+    log("Redis: events of channel " + name + " after " + std::to_string(st.pos.applied) +
+        " and before " + std::to_string(next.seq) + " are gone from its stream");
+    st.complete_after = hub_.mark();
   }
 
   // --- publishing --------------------------------------------------------------
@@ -673,10 +720,10 @@ class backplane {
     }
     const bool exact = options_.stream_events <= 10000;
     auto args = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
-        "EVALSHA", publish_sha_, "2", keys_.meta(), keys_.stream(channel), keys_.pubsub(channel),
-        std::to_string(std::max<std::size_t>(options_.stream_events, 1)), exact ? "=" : "~",
-        std::to_string(std::max<long long>(options_.stream_age.count(), 1)), epoch_,
-        std::to_string(seen_seq_)});
+        "EVALSHA", publish_sha_, "3", keys_.meta(), keys_.stream(channel), keys_.last(channel),
+        keys_.pubsub(channel), std::to_string(std::max<std::size_t>(options_.stream_events, 1)),
+        exact ? "=" : "~", std::to_string(std::max<long long>(options_.stream_age.count(), 1)),
+        epoch_, std::to_string(seen_seq_)});
     for (const auto& e : events) {
       args->push_back(e.type);
       args->push_back(e.data);
@@ -740,8 +787,18 @@ class backplane {
   }
 
   void decide(const std::shared_ptr<resume_op>& op) {
-    const bool held =
-        !op->last_event_id.empty() && hub_.history_holds(op->channels, op->last_event_id);
+    // The stream subscribes soon: the channels count as used until then.
+    for (const auto& name : op->channels) channels_[name].last_use = clock::now();
+    bool held = false;
+    if (!op->last_event_id.empty()) {
+      // Served by the hub alone only if every channel's history is
+      // complete from the id on.
+      if (const auto at = hub_.find_in_history(op->channels, op->last_event_id)) {
+        held = true;
+        for (const auto& name : op->channels)
+          held = held && at->position >= channels_[name].complete_after.position;
+      }
+    }
     const auto d = decide_resume(op->last_event_id, held, epoch_, session_live_);
     switch (d.kind) {
       case resume_kind::live:
@@ -767,7 +824,8 @@ class backplane {
       auto pending = std::make_shared<std::size_t>(0);
       for (const auto& name : op->channels) {
         auto& st = channels_[name];
-        if (st.pos.applied >= d.after) continue;
+        if (st.pos.applied >= d.after && st.pos.epoch == epoch_) continue;
+        if (st.pos.epoch != epoch_) st.from_start = true;
         ++*pending;
         st.when_ready.push_back([this, op, pending] {
           if (--*pending == 0) begin_resume(op);
@@ -802,7 +860,9 @@ class backplane {
                std::to_string(st.pos.applied)},
               [this, op, g, i, after](redisReply* r) {
                 if (!r || r->type == REDIS_REPLY_ERROR) g->failed = true;
-                g->reads[i].entries = entries_of(r);
+                // The id's epoch only: another's sequences are not after it.
+                for (auto& e : entries_of(r))
+                  if (e.epoch == epoch_) g->reads[i].entries.push_back(std::move(e));
                 if (--g->pending == 0) finish_resume(op, *g, after);
               });
     }
@@ -826,6 +886,7 @@ class backplane {
       plan.events.push_back(std::move(bytes));
     }
     plan.after = g.mark;
+    for (const auto& name : op->channels) channels_[name].last_use = clock::now();
     op->ready(std::move(plan));
   }
 
@@ -836,8 +897,19 @@ class backplane {
   void tick() {
     if (stopping_) return;
     const auto now = clock::now();
-    if (session_live_ && commands_in_flight_ > 0 &&
-        now - last_progress_ > options_.command_timeout) {
+    // Nothing may wait on Redis for longer than command_timeout: commands,
+    // a SUBSCRIBE's confirmation, the connection and its epoch check.
+    bool hung =
+        session_live_ && commands_in_flight_ > 0 && now - last_progress_ > options_.command_timeout;
+    if (!session_live_ && (command_link_ || pubsub_link_) &&
+        now - connect_started_ > options_.command_timeout)
+      hung = true;
+    for (const auto& entry : channels_)
+      if (session_live_ &&
+          ((entry.second.requested && !entry.second.subscribed) || entry.second.unsubscribing) &&
+          now - entry.second.requested_at > options_.command_timeout)
+        hung = true;
+    if (hung) {
       log("Redis: no answer for " + std::to_string(options_.command_timeout.count()) +
           " ms; connecting again");
       session_down();
@@ -846,13 +918,15 @@ class backplane {
       auto& [name, st] = *it;
       const bool idle = st.when_ready.empty() && !st.reading && hub_.subscribers(name) == 0 &&
                         now - st.last_use > options_.unsubscribe_after;
-      if (idle && st.requested) {
-        if (st.subscribed) --counters_.channels;
+      if (idle && st.requested && st.subscribed) {
+        --counters_.channels;
         unsubscribe_now(name);
         st.requested = st.subscribed = false;
+        st.unsubscribing = true;
+        st.requested_at = now;
         st.held.clear();
       }
-      if (idle && !st.requested &&
+      if (idle && !st.requested && !st.unsubscribing &&
           now - st.last_use > options_.stream_age + options_.unsubscribe_after) {
         it = channels_.erase(it);
       } else {
@@ -886,6 +960,7 @@ class backplane {
   std::size_t commands_in_flight_ = 0;   // sent on the command link, not answered
   std::size_t publishes_in_flight_ = 0;  // of which publish scripts
   clock::time_point last_progress_{};    // the last answer (or the first of a wait)
+  clock::time_point connect_started_{};
   // The epoch Redis numbers under, and the highest seq this node has seen
   // under it (given to every script, so Redis can tell it went back).
   std::string epoch_;

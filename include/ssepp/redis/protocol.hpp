@@ -71,6 +71,9 @@ struct key_names {
   std::string stream(std::string_view channel) const {
     return prefix + "s:" + std::string(channel);
   }
+  /// A channel's last seq, kept a day after its stream expired, so the
+  /// event that starts a stream again still says which one came before.
+  std::string last(std::string_view channel) const { return prefix + "l:" + std::string(channel); }
   /// Where a channel's events are announced (PUBLISH).
   std::string pubsub(std::string_view channel) const {
     return prefix + "c:" + std::string(channel);

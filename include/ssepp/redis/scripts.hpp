@@ -42,14 +42,12 @@ inline constexpr const char* check = SSEPP_REDIS_LUA_EPOCH
     "return {epoch, string.format('%.0f', seq)}\n";
 
 /// Publishes events to one channel. KEYS[1] the meta hash, KEYS[2] the
-/// channel's stream. ARGV: [1] the pub/sub channel, [2] the stream's bound
-/// in events, [3] '=' (exact) or '~' (approximate, for large bounds),
-/// [4] its bound in age (ms), [5] and [6] the epoch and seq the caller has
-/// seen, then a type and a data per event. Numbers the events, adds them
-/// to the stream (trimming it by count and age), refreshes its expiry,
-/// announces them in one message (protocol.hpp's parse_message), and
-/// returns {epoch, last seq}: the events got "<epoch>-<last seq - n + 1>"
-/// to "<epoch>-<last seq>".
+/// channel's stream, KEYS[3] its last seq (key_names::last). ARGV: [1] the pub/sub channel, [2] the
+/// stream's bound in events, [3] '=' (exact) or '~' (approximate, for large bounds), [4] its bound
+/// in age (ms), [5] and [6] the epoch and seq the caller has seen, then a type and a data per
+/// event. Numbers the events, adds them to the stream (trimming it by count and age), refreshes its
+/// expiry, announces them in one message (protocol.hpp's parse_message), and returns {epoch, last
+/// seq}: the events got "<epoch>-<last seq - n + 1>" to "<epoch>-<last seq>".
 ///
 /// Per script, not per event: the trims, the announcement (one PUBLISH,
 /// which Redis copies to every subscribed node) and the bookkeeping, so a
@@ -78,9 +76,16 @@ inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     "  local s = tonumber(string.match(cut, '^(%d+)'))\n"
     "  redis.call('XTRIM', stream, 'MINID', string.format('%.0f', s + 1) .. '-0')\n"
     "end\n"
+    // The channel's previous event: the stream's last entry, or once the
+    // stream expired, the seq kept in KEYS[3]; 0 for a channel never
+    // published to (or idle for a day past its stream's expiry).
     "local prev = 0\n"
     "local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)\n"
-    "if last[1] then prev = tonumber(string.match(last[1][1], '^(%d+)')) end\n"
+    "if last[1] then\n"
+    "  prev = tonumber(string.match(last[1][1], '^(%d+)'))\n"
+    "else\n"
+    "  prev = tonumber(redis.call('GET', KEYS[3]) or '') or 0\n"
+    "end\n"
     // A count lost while the streams stayed (a key evicted alone) must not
     // go back below them: stream ids only grow.
     "if prev > seq then seq = prev end\n"
@@ -99,6 +104,7 @@ inline constexpr const char* publish = SSEPP_REDIS_LUA_EPOCH
     "redis.call('XTRIM', stream, 'MAXLEN', ARGV[3], ARGV[2])\n"
     "redis.call('HSET', meta, 'seq', string.format('%.0f', seq))\n"
     "redis.call('PEXPIRE', stream, age)\n"
+    "redis.call('SET', KEYS[3], string.format('%.0f', seq), 'PX', age + 86400000)\n"
     "redis.call('PUBLISH', ARGV[1], table.concat(message, '\\n'))\n"
     "return {epoch, string.format('%.0f', seq)}\n";
 
