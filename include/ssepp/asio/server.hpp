@@ -321,8 +321,7 @@ class basic_server {
     bool batch = false;  // a text/event-stream body, answered as a batch
   };
   std::variant<response, publish_order> read_publish(const request& req) const;
-  static response publish_outcome(const publish_order& order,
-                                  const ssepp::batch_publish_result& result);
+  static response publish_outcome(bool batch, const ssepp::batch_publish_result& result);
   response publish_answer(const request& req);
   void publish_through_backplane(const request& req, std::function<void(response)> reply);
   response serve_static(const request& req) const;
@@ -1006,12 +1005,12 @@ auto basic_server<Stream>::read_publish(const request& req) const
 }
 
 template <class Stream>
-response basic_server<Stream>::publish_outcome(const publish_order& order,
+response basic_server<Stream>::publish_outcome(bool batch,
                                                const ssepp::batch_publish_result& result) {
   response r;
   const std::error_code error = result.error;
   if (!error) {
-    if (order.batch) {
+    if (batch) {
       for (const auto& event_id : result.ids) r.body.append(event_id).push_back('\n');
     } else {
       r.body = result.ids.front();
@@ -1027,9 +1026,9 @@ response basic_server<Stream>::publish_outcome(const publish_order& order,
     return r;
   }
   r.status = error == ssepp::errc::backplane_refused ? 502 : 400;
-  r.body = order.batch ? "nothing published: event " + std::to_string(result.failed + 1) + ": " +
-                             error.message() + "\n"
-                       : error.message() + "\n";
+  r.body = batch ? "nothing published: event " + std::to_string(result.failed + 1) + ": " +
+                       error.message() + "\n"
+                 : error.message() + "\n";
   return r;
 }
 
@@ -1047,7 +1046,7 @@ response basic_server<Stream>::publish_answer(const request& req) {
     result.error = one.error;
     result.ids.push_back(std::move(one.id));
   }
-  return publish_outcome(order, result);
+  return publish_outcome(order.batch, result);
 }
 
 template <class Stream>
@@ -1055,12 +1054,12 @@ void basic_server<Stream>::publish_through_backplane(const request& req,
                                                      std::function<void(response)> reply) {
   auto read = read_publish(req);
   if (auto* refused = std::get_if<response>(&read)) return reply(std::move(*refused));
-  auto order = std::make_shared<publish_order>(std::move(std::get<publish_order>(read)));
-  auto events = order->events;
-  options_.backplane.publish(order->channel, std::move(events),
-                             [order, reply = std::move(reply)](ssepp::batch_publish_result result) {
-                               reply(publish_outcome(*order, result));
-                             });
+  auto& order = std::get<publish_order>(read);
+  options_.backplane.publish(
+      std::move(order.channel), std::move(order.events),
+      [batch = order.batch, reply = std::move(reply)](ssepp::batch_publish_result result) {
+        reply(publish_outcome(batch, result));
+      });
 }
 
 template <class Stream>

@@ -369,7 +369,14 @@ class backplane {
     if (c == command_link_) {
       command_up_ = true;
       if (options_.redis.db != 0)
-        command({"SELECT", std::to_string(options_.redis.db)}, [](redisReply*) {});
+        command({"SELECT", std::to_string(options_.redis.db)}, [this](redisReply* r) {
+          // Another database than asked for would be another id space.
+          if (r && r->type == REDIS_REPLY_ERROR) {
+            log("Redis: cannot select database " + std::to_string(options_.redis.db) + ": " +
+                std::string(text(r)));
+            session_down();
+          }
+        });
       command({"SCRIPT", "LOAD", scripts::publish}, [this](redisReply* r) {
         if (!is_error(r)) publish_sha_ = std::string(text(r));
       });
@@ -639,12 +646,12 @@ class backplane {
       auto& s = it->second;
       if (!r) return;  // the session ended: the next one reads again
       s.reading = false;
-      auto entries = entries_of(r);
       if (baseline) {
         s.pos = {epoch_, http::parse_decimal<std::uint64_t>(text(r)).value_or(0)};
         s.positioned = true;
         s.complete_after = hub_.mark();
       } else {
+        auto entries = entries_of(r);
         const std::uint64_t last = entries.empty() ? 0 : entries.back().seq;
         auto fresh = new_entries(s.pos, epoch_, std::move(entries));
         if (whole && fresh.empty()) {
