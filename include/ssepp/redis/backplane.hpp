@@ -95,7 +95,8 @@ struct backplane_stats {
   std::uint64_t epochs = 0;      ///< epoch changes seen
   std::uint64_t connects = 0;    ///< sessions begun (both connections up)
   std::uint64_t resumes_local = 0, resumes_redis = 0, resumes_gap = 0;
-  std::size_t channels = 0;  ///< channels subscribed to now
+  std::uint64_t resumes_shared = 0;  ///< resumes from Redis that took another's read
+  std::size_t channels = 0;          ///< channels subscribed to now
   bool connected = false;
 };
 
@@ -202,6 +203,7 @@ class backplane {
     s.resumes_local = counters_.resumes_local;
     s.resumes_redis = counters_.resumes_redis;
     s.resumes_gap = counters_.resumes_gap;
+    s.resumes_shared = counters_.resumes_shared;
     s.channels = counters_.channels;
     s.connected = counters_.connected;
     return s;
@@ -211,6 +213,8 @@ class backplane {
 
  private:
   using clock = std::chrono::steady_clock;
+
+  struct shared_read;
 
   // What the node knows of one channel (see the member comment below).
   struct channel_state {
@@ -231,6 +235,20 @@ class backplane {
     // last hole Redis could not fill): a resume from an id before it is
     // not served from the hub alone.
     history_mark complete_after{};
+    // The read of the stream that resumes are waiting for, while in flight
+    // (see read_for_resume).
+    std::shared_ptr<shared_read> resume_read;
+  };
+
+  // One read of a channel's stream for resumes: every single-channel
+  // resume from a seq at or after `from` takes its answer, so a crowd of
+  // clients reconnecting to one channel (a node went down) costs one read.
+  struct shared_read {
+    std::uint64_t from = 0;  // the entries after this seq
+    channel_read read;       // ... up to read.applied, where the node stood
+    history_mark mark;       // what the node applied since is after this
+    bool failed = false;
+    std::vector<std::function<void(const shared_read&)>> waiters;
   };
 
   struct resume_op {
@@ -845,46 +863,78 @@ class backplane {
   }
 
   // The channels' streams after `after`, up to where the node stands now;
-  // what the node applies meanwhile is in the hub after `mark`.
+  // what the node applies meanwhile is in the hub after the mark taken now.
   void read_for_resume(const std::shared_ptr<resume_op>& op, std::uint64_t after) {
     ++counters_.resumes_redis;
-    struct gather {
-      std::vector<channel_read> reads;
-      std::size_t pending = 0;
-      history_mark mark;
-      bool failed = false;
+    auto finish = [this, op, after](const shared_read& r) {
+      finish_resume(op, {r.read}, r.mark, r.failed, after);
     };
-    auto g = std::make_shared<gather>();
-    g->mark = hub_.mark();
-    g->reads.resize(op->channels.size());
-    for (std::size_t i = 0; i < op->channels.size(); ++i) {
-      const auto& st = channels_[op->channels[i]];
-      g->reads[i].applied = st.pos.applied;
-      if (st.pos.applied <= after) continue;
-      ++g->pending;
+    if (op->channels.size() == 1) {
+      // A read in flight from at most `after` serves this resume too: its
+      // entries after `after`, and the history after its (earlier) mark.
+      // Not across channels: each read has a mark of its own, and one plan
+      // has one mark.
+      auto& st = channels_[op->channels.front()];
+      if (st.resume_read && st.resume_read->from <= after) {
+        ++counters_.resumes_shared;
+        st.resume_read->waiters.push_back(finish);
+        return;
+      }
+    }
+    auto reads = std::make_shared<std::vector<std::shared_ptr<shared_read>>>();
+    auto pending = std::make_shared<std::size_t>(op->channels.size());
+    const auto mark = hub_.mark();
+    auto gathered = [this, op, reads, pending, mark, after](const shared_read&) {
+      if (--*pending != 0) return;
+      std::vector<channel_read> all;
+      bool failed = false;
+      for (const auto& r : *reads) {
+        all.push_back(r->read);
+        failed = failed || r->failed;
+      }
+      finish_resume(op, std::move(all), mark, failed, after);
+    };
+    for (const auto& name : op->channels) {
+      auto r = std::make_shared<shared_read>();
+      r->from = after;
+      r->mark = mark;
+      r->read.applied = channels_[name].pos.applied;
+      r->waiters.push_back(gathered);
+      reads->push_back(r);
+      if (r->read.applied <= after) {
+        // Nothing after the id that the node has not in its history.
+        auto waiting = std::move(r->waiters);
+        for (auto& w : waiting) w(*r);
+        continue;
+      }
+      if (op->channels.size() == 1) channels_[name].resume_read = r;
       ++counters_.reads;
-      command({"XRANGE", keys_.stream(op->channels[i]), std::to_string(after + 1),
-               std::to_string(st.pos.applied)},
-              [this, op, g, i, after](redisReply* r) {
-                if (!r || r->type == REDIS_REPLY_ERROR) g->failed = true;
-                // The id's epoch only: another's sequences are not after it.
-                for (auto& e : entries_of(r))
-                  if (e.epoch == epoch_) g->reads[i].entries.push_back(std::move(e));
-                if (--g->pending == 0) finish_resume(op, *g, after);
+      command({"XRANGE", keys_.stream(name), std::to_string(after + 1),
+               std::to_string(r->read.applied)},
+              [this, name, r](redisReply* reply) {
+                if (!reply || reply->type == REDIS_REPLY_ERROR) r->failed = true;
+                // The current epoch only: another's sequences are not after
+                // the id.
+                for (auto& e : entries_of(reply))
+                  if (e.epoch == epoch_) r->read.entries.push_back(std::move(e));
+                const auto it = channels_.find(name);
+                if (it != channels_.end() && it->second.resume_read == r)
+                  it->second.resume_read.reset();
+                auto waiting = std::move(r->waiters);
+                for (auto& w : waiting) w(*r);
               });
     }
-    if (g->pending == 0) finish_resume(op, *g, after);
   }
 
-  template <class Gather>
-  void finish_resume(const std::shared_ptr<resume_op>& op, Gather& g, std::uint64_t after) {
+  void finish_resume(const std::shared_ptr<resume_op>& op, std::vector<channel_read> reads,
+                     history_mark mark, bool failed, std::uint64_t after) {
     replay_plan plan;
     plan.last_event_id = op->last_event_id;
-    if (g.failed) {
+    if (failed) {
       plan.gap_reason = "unavailable";
       return op->ready(std::move(plan));
     }
-    auto replay = plan_redis_replay(after, std::move(g.reads));
+    auto replay = plan_redis_replay(after, std::move(reads));
     if (replay.lost) plan.gap_reason = "evicted";
     for (const auto& e : replay.events) {
       std::string bytes;
@@ -892,7 +942,7 @@ class backplane {
       (void)format(bytes, event_view{e.data, e.type, id});
       plan.events.push_back(std::move(bytes));
     }
-    plan.after = g.mark;
+    plan.after = mark;
     for (const auto& name : op->channels) channels_[name].last_use = clock::now();
     op->ready(std::move(plan));
   }
@@ -982,7 +1032,7 @@ class backplane {
   struct atomic_counters {
     std::atomic<std::uint64_t> published{0}, publish_calls{0}, reads{0}, subscribe_calls{0},
         applied{0}, dropped{0}, holes{0}, lost_holes{0}, epochs{0}, connects{0}, resumes_local{0},
-        resumes_redis{0}, resumes_gap{0};
+        resumes_redis{0}, resumes_gap{0}, resumes_shared{0};
     std::atomic<std::size_t> channels{0};
     std::atomic<bool> connected{false};
   } counters_;
