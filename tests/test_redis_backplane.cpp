@@ -187,15 +187,25 @@ struct node {
   std::thread thread;
 };
 
+// One redis-server and two nodes on it, both connected.
+struct two_nodes {
+  redis_process redis;
+  node a{redis.port()};
+  node b{redis.port()};
+  two_nodes() {
+    REQUIRE(a.connected());
+    REQUIRE(b.connected());
+  }
+};
+
 std::string seq_suffix(const std::string& id) { return id.substr(id.rfind('-') + 1); }
 
 }  // namespace
 
 TEST_CASE("a publish through Redis gets consecutive ids from one count, on every node") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   const auto one = a.publish("news", {"1"});
   const auto two = b.publish("other", {"2", "3"});
   REQUIRE_FALSE(one.error);
@@ -210,10 +220,9 @@ TEST_CASE("a publish through Redis gets consecutive ids from one count, on every
 }
 
 TEST_CASE("an event published on one node reaches the subscribers of every node, once") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_a = a.subscribe({"news"});
   auto on_b = b.subscribe({"news"});
   const auto r = a.publish("news", {"x", "y"});
@@ -225,10 +234,9 @@ TEST_CASE("an event published on one node reaches the subscribers of every node,
 }
 
 TEST_CASE("a client resumes on a node without the channel's history from Redis") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_a = a.subscribe({"news"});
   const auto r = a.publish("news", {"1", "2", "3", "4"});
   REQUIRE_FALSE(r.error);
@@ -260,10 +268,9 @@ TEST_CASE("a client resumes from the node's own history when it holds the id") {
 
 TEST_CASE(
     "a client that saw the newest event resumes on a node new to the channel with live ones") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_a = a.subscribe({"news"});
   const auto r = a.publish("news", {"1", "2"});
   REQUIRE(a.await_events(on_a.peer, 2).size() == 2);
@@ -380,10 +387,9 @@ TEST_CASE(
 }
 
 TEST_CASE("a stream of two channels resumes from Redis when one of them is new to the node") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_b = b.subscribe({"x"});  // b serves x, not y
   const auto first = a.publish("x", {"x1"});
   const auto y = a.publish("y", {"y1"});
@@ -432,10 +438,9 @@ TEST_CASE("after stop, publishes fail and resumes are answered at once") {
 }
 
 TEST_CASE("resumes of one channel arriving together share one read of its stream") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_a = a.subscribe({"news"});
   const auto r = a.publish("news", {"1", "2", "3", "4"});
   REQUIRE(a.await_events(on_a.peer, 4).size() == 4);
@@ -459,16 +464,15 @@ TEST_CASE("resumes of one channel arriving together share one read of its stream
 }
 
 TEST_CASE("a Redis whose count went back (an older snapshot) numbers under a new epoch") {
-  redis_process redis;
-  node a(redis.port()), b(redis.port());
-  REQUIRE(a.connected());
-  REQUIRE(b.connected());
+  two_nodes f;
+  auto& a = f.a;
+  auto& b = f.b;
   auto on_b = b.subscribe({"news"});
   const auto before = a.publish("news", {"1", "2", "3", "4", "5"});
   REQUIRE(b.await_events(on_b.peer, 5).size() == 5);
   // What a restart from a snapshot taken after the second event does to
   // the count (its streams too, which matter less here).
-  redisContext* raw = redisConnect("127.0.0.1", redis.port());
+  redisContext* raw = redisConnect("127.0.0.1", f.redis.port());
   REQUIRE(raw);
   REQUIRE(raw->err == 0);
   freeReplyObject(redisCommand(raw, "HSET t:meta seq 2"));

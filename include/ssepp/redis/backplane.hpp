@@ -277,18 +277,24 @@ class backplane {
     p->handler(static_cast<redisReply*>(reply));
   }
 
-  void command(const std::vector<std::string>& args, std::function<void(redisReply*)> handler) {
-    if (!command_link_) return handler(nullptr);
+  // Sends `args` (binary-safe) on `link`; hiredis's status.
+  static int send(redisAsyncContext* link, redisCallbackFn* fn, void* privdata,
+                  const std::vector<std::string>& args) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
     for (const auto& a : args) {
       argv.push_back(a.data());
       lengths.push_back(a.size());
     }
+    return redisAsyncCommandArgv(link, fn, privdata, static_cast<int>(argv.size()), argv.data(),
+                                 lengths.data());
+  }
+
+  void command(const std::vector<std::string>& args, std::function<void(redisReply*)> handler) {
+    if (!command_link_) return handler(nullptr);
     auto* p = new pending_reply{this, session_, std::move(handler)};
     if (commands_in_flight_++ == 0) last_progress_ = clock::now();
-    if (redisAsyncCommandArgv(command_link_, &backplane::on_reply, p, static_cast<int>(argv.size()),
-                              argv.data(), lengths.data()) != REDIS_OK) {
+    if (send(command_link_, &backplane::on_reply, p, args) != REDIS_OK) {
       std::unique_ptr<pending_reply> owned(p);
       --commands_in_flight_;
       owned->handler(nullptr);
@@ -510,23 +516,13 @@ class backplane {
     if (!pubsub_link_ || names.empty()) return;
     std::vector<std::string> args{"SUBSCRIBE"};
     for (const auto& n : names) args.push_back(keys_.pubsub(n));
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
     ++counters_.subscribe_calls;
-    redisAsyncCommandArgv(pubsub_link_, &backplane::on_pubsub, this, static_cast<int>(argv.size()),
-                          argv.data(), lengths.data());
+    send(pubsub_link_, &backplane::on_pubsub, this, args);
   }
 
   void unsubscribe_now(const std::string& name) {
     if (!pubsub_link_) return;
-    const std::string channel = keys_.pubsub(name);
-    const char* argv[] = {"UNSUBSCRIBE", channel.c_str()};
-    const std::size_t lengths[] = {11, channel.size()};
-    redisAsyncCommandArgv(pubsub_link_, &backplane::on_pubsub, this, 2, argv, lengths);
+    send(pubsub_link_, &backplane::on_pubsub, this, {"UNSUBSCRIBE", keys_.pubsub(name)});
   }
 
   // A channel a stream needs: subscribed to, if the session is up.
