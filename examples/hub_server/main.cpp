@@ -29,6 +29,7 @@
 #include <memory>
 #include <thread>
 
+#include <ssepp/asio/metrics.hpp>
 #include <ssepp/asio/server.hpp>
 #if SSEPP_HUB_SERVER_REDIS
 #include <ssepp/redis/backplane.hpp>
@@ -46,6 +47,7 @@ Serve event streams by channel, fed by HTTP POSTs:
   POST /publish/{channel}?event=TYPE&id=ID
                                          publish the body as data; TYPE and ID
                                          are optional; answers the event's id
+  GET  /metrics                          Prometheus metrics (with --metrics)
 
 Options:
   --host ADDRESS        address to listen on (default 127.0.0.1)
@@ -60,9 +62,11 @@ Options:
                         address, else any)
   --static DIR          also serve the files in DIR
   --auth-cookie NAME=VALUE
-                        /events/ and /publish/ require the cookie NAME with
-                        this VALUE: 401 without it, 403 with another value
-                        (default: no check)
+                        /events/, /publish/ (and /metrics) require the
+                        cookie NAME with this VALUE: 401 without it, 403
+                        with another value (default: no check)
+  --metrics             serve GET /metrics: the hub's and the server's
+                        counters in Prometheus's text format (default: off)
   --heartbeat-ms N      comment line to streams idle this long; 0: none
                         (default 15000)
   --retry-ms N          reconnection delay sent to each new stream
@@ -108,6 +112,7 @@ struct command_line {
   std::string cookie_value;
   std::optional<std::string> redis_url;
   std::string redis_prefix = "ssepp:";
+  bool metrics = false;
   bool verbose = false;
   bool help = false;
 };
@@ -124,6 +129,8 @@ command_line parse_command_line(int argc, char** argv) {
       cl.help = true;
     } else if (args.flag("--verbose")) {
       cl.verbose = true;
+    } else if (args.flag("--metrics")) {
+      cl.metrics = true;
     } else if (args.is("--host")) {
       o.host = args.value();
     } else if (args.is("--port")) {
@@ -193,6 +200,8 @@ command_line parse_command_line(int argc, char** argv) {
   return cl;
 }
 
+constexpr std::string_view metrics_path = "/metrics";
+
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -213,11 +222,13 @@ int run(command_line& cl) {
   if (cl.cookie_name) {
     // Runs before anything is subscribed or published. A real application
     // looks the session cookie up in its session store here.
+    // The metrics page tells how many subscribe to what: private too.
     o.authorize = [name = *cl.cookie_name, value = cl.cookie_value,
-                   prefixes = std::array<std::string, 2>{o.events_prefix, o.publish_prefix}](
-                      const ssepp::asio::request& req) {
+                   prefixes = std::array<std::string, 2>{o.events_prefix, o.publish_prefix},
+                   metrics = cl.metrics](const ssepp::asio::request& req) {
       ssepp::asio::auth_result verdict;
-      if (!starts_with(req.path, prefixes[0]) && !starts_with(req.path, prefixes[1]))
+      if (!starts_with(req.path, prefixes[0]) && !starts_with(req.path, prefixes[1]) &&
+          !(metrics && req.path == metrics_path))
         return verdict;  // static files are public
       const auto cookie = req.cookie(name);
       if (!cookie) {
@@ -275,6 +286,11 @@ int run(command_line& cl) {
 #endif
 
   ssepp::asio::server server(o);
+  if (cl.metrics) {
+    server.route("GET", std::string(metrics_path), [&server](const ssepp::asio::request&) {
+      return ssepp::asio::metrics_response(server);
+    });
+  }
 #if SSEPP_HUB_SERVER_REDIS
   if (cl.redis_url) {
     backplane = std::make_unique<backplane_type>(redis_io, server.hub(), bo);

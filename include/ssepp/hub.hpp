@@ -142,6 +142,32 @@ struct hub_options {
   std::string gap_event_type = "ssepp-gap";
 };
 
+/// A histogram's counts over fixed bucket bounds: `buckets[i]` counts the
+/// values at most `bounds[i]` and above the bound before (not cumulative:
+/// Prometheus's `le` buckets are their running sums), the last one those
+/// above every bound.
+template <std::size_t Bounds>
+struct histogram_counts {
+  std::array<std::uint64_t, Bounds + 1> buckets{};
+  std::uint64_t sum = 0;  ///< of the values counted, in the histogram's unit
+  std::uint64_t count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto b : buckets) n += b;
+    return n;
+  }
+};
+
+/// The bounds of hub_stats::events_per_write: powers of two up to 512 (a
+/// write carries at most hub_options::max_events_per_write events).
+inline constexpr std::array<std::uint64_t, 10> events_per_write_bounds{1,  2,  4,   8,   16,
+                                                                       32, 64, 128, 256, 512};
+/// The bounds of hub_stats::delivery_delay, in microseconds: 100 us to
+/// 10 s, Prometheus's default buckets with finer steps below 5 ms, where
+/// a fan-out's delay lives.
+inline constexpr std::array<std::uint64_t, 16> delivery_delay_bounds_us{
+    100,   250,    500,    1000,   2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+
 /// Counters of a hub's life, read with `hub::stats()`.
 struct hub_stats {
   std::size_t channels = 0;
@@ -156,6 +182,14 @@ struct hub_stats {
   std::size_t history_bytes = 0;        ///< their cost (see history_total_bytes)
   std::uint64_t slow_consumer_disconnects = 0;
   std::uint64_t dropped_events = 0;  ///< overflow_policy::drop_oldest drops
+  /// Events per completed write, over the writes that carried any (a
+  /// heartbeat's write alone is not counted); the sum is their events.
+  histogram_counts<events_per_write_bounds.size()> events_per_write;
+  /// From publish to the completed write, per live event delivered (a
+  /// replay from history is not counted: its age is not a delay); the sum
+  /// is in nanoseconds. A backplane's events count from their publish on
+  /// this hub, not on the node that took the request.
+  histogram_counts<delivery_delay_bounds_us.size()> delivery_delay;
 };
 
 /// What `hub::publish` returns: the id the event got, or why it was refused.
@@ -324,7 +358,19 @@ struct alignas(64) shard {
   // Counters of completed writes, per shard so that completions on
   // different cores never share a cache line; hub::stats() sums them.
   std::atomic<std::uint64_t> deliveries{0}, bytes_written{0}, writes{0}, heartbeats{0};
+  std::array<std::atomic<std::uint64_t>, events_per_write_bounds.size() + 1> events_per_write{};
+  std::array<std::atomic<std::uint64_t>, delivery_delay_bounds_us.size() + 1> delivery_delay{};
+  std::atomic<std::uint64_t> delivery_delay_ns{0};
 };
+
+// The bucket of `value` among `bounds` (inclusive upper bounds, ascending):
+// a linear scan, since the common values sit in the first few buckets.
+template <std::size_t N>
+std::size_t bucket_of(std::uint64_t value, const std::array<std::uint64_t, N>& bounds) noexcept {
+  std::size_t i = 0;
+  while (i < N && value > bounds[i]) ++i;
+  return i;
+}
 
 inline std::string random_epoch() {
   std::random_device device;
@@ -876,19 +922,40 @@ class hub_core : public std::enable_shared_from_this<hub_core<Transport, Clock>>
         s.queued_bytes = 0;
       } else {
         auto& sh = shards[s.shard];
+        const auto now = clock.now();
         std::size_t events = 0;
+        // The write's delays, summed here first: one atomic add per bucket
+        // it touches rather than per event.
+        std::array<std::uint32_t, delivery_delay_bounds_us.size() + 1> delays{};
+        std::uint64_t delay_ns = 0;
         for (const auto& e : s.in_flight) {
           s.queued_bytes -= e->bytes.size();
-          if (e->seq != 0)
+          if (e->seq != 0) {
             ++events;
-          else if (e == heartbeat)
+            if (e->seq > s.start_seq) {
+              const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(now - e->published).count(),
+                  0));
+              ++delays[bucket_of(ns / 1000, delivery_delay_bounds_us)];
+              delay_ns += ns;
+            }
+          } else if (e == heartbeat) {
             sh.heartbeats.fetch_add(1, std::memory_order_relaxed);
+          }
         }
-        sh.deliveries.fetch_add(events, std::memory_order_relaxed);
+        if (events != 0) {
+          sh.deliveries.fetch_add(events, std::memory_order_relaxed);
+          sh.events_per_write[bucket_of(events, events_per_write_bounds)].fetch_add(
+              1, std::memory_order_relaxed);
+          for (std::size_t i = 0; i < delays.size(); ++i)
+            if (delays[i] != 0)
+              sh.delivery_delay[i].fetch_add(delays[i], std::memory_order_relaxed);
+          if (delay_ns != 0) sh.delivery_delay_ns.fetch_add(delay_ns, std::memory_order_relaxed);
+        }
         sh.bytes_written.fetch_add(bytes, std::memory_order_relaxed);
         sh.writes.fetch_add(1, std::memory_order_relaxed);
         s.in_flight.clear();
-        s.last_activity = clock.now();
+        s.last_activity = now;
         if (s.closed) {
           // closed meanwhile (unsubscribed): nothing more to write
         } else if (!s.queue.empty()) {
@@ -1535,7 +1602,13 @@ hub_stats hub<Transport, Clock>::stats() const {
     st.bytes_written += sh.bytes_written.load();
     st.writes += sh.writes.load();
     st.heartbeats += sh.heartbeats.load();
+    for (std::size_t i = 0; i < sh.events_per_write.size(); ++i)
+      st.events_per_write.buckets[i] += sh.events_per_write[i].load();
+    for (std::size_t i = 0; i < sh.delivery_delay.size(); ++i)
+      st.delivery_delay.buckets[i] += sh.delivery_delay[i].load();
+    st.delivery_delay.sum += sh.delivery_delay_ns.load();
   }
+  st.events_per_write.sum = st.deliveries;
   st.history_evictions = core.history_evictions.load();
   {
     std::lock_guard<std::mutex> lock(core.order_mutex);

@@ -10,6 +10,7 @@
 #include "format.hpp"
 #include "http.hpp"
 #include "hub.hpp"
+#include "metrics.hpp"
 #include "parser.hpp"
 #include "pull_transport.hpp"
 #include "reconnect.hpp"

@@ -9,6 +9,7 @@
 #include "net.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -255,9 +256,14 @@ class basic_server {
   /// The port listened on (useful with port 0).
   std::uint16_t port() const noexcept { return port_; }
   hub_type& hub() noexcept { return hub_; }
+  const hub_type& hub() const noexcept { return hub_; }
   const server_options& options() const noexcept { return options_; }
   /// Connections open now.
   std::size_t connections() const noexcept { return connections_.load(); }
+  /// Responses sent so far, by status: (status, count) for each status
+  /// sent at least once, in ascending order. An event stream counts as a
+  /// 200 when its head is due, a refused request as whatever refused it.
+  std::vector<std::pair<int, std::uint64_t>> responses() const;
   /// The executor of the server's first io_context (to make streams for
   /// serve()).
   executor_type get_executor() noexcept { return io_.get_executor(); }
@@ -365,6 +371,14 @@ class basic_server {
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> next_shard_{0};
   std::mutex join_mutex_;
+  // responses(): one counter per status from 100 to 599.
+  static constexpr int first_status = 100;
+  std::array<std::atomic<std::uint64_t>, 500> responses_{};
+  void count_response(int status) noexcept {
+    if (status >= first_status && status < first_status + static_cast<int>(responses_.size()))
+      responses_[static_cast<std::size_t>(status - first_status)].fetch_add(
+          1, std::memory_order_relaxed);
+  }
 };
 
 /// The server on plain TCP.
@@ -440,6 +454,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     }
     request_done_ = true;
     if (timer_) timer_->cancel();
+    server_.count_response(r.status);
     // RFC 9110 sections 8.6 and 15.3.5: a 204 (the CORS preflight's answer)
     // has no content, so it must not carry Content-Length (nor a type).
     const bool no_content = r.status == 204;
@@ -500,6 +515,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
   }
 
   void start_stream(http::stream_plan plan, std::optional<replay_plan> replay) {
+    server_.count_response(200);
     // An idle stream should cost as little as possible (19,000 of them fit
     // in one process): the request phase's state goes now.
     request_.reset();
@@ -771,6 +787,15 @@ template <class Stream>
 void basic_server<Stream>::route_async(std::string method, std::string path, async_handler h) {
   route(std::move(method), std::move(path), handler{});
   routes_.back().async_h = std::move(h);
+}
+
+template <class Stream>
+std::vector<std::pair<int, std::uint64_t>> basic_server<Stream>::responses() const {
+  std::vector<std::pair<int, std::uint64_t>> counts;
+  for (std::size_t i = 0; i < responses_.size(); ++i)
+    if (const auto n = responses_[i].load(std::memory_order_relaxed))
+      counts.emplace_back(first_status + static_cast<int>(i), n);
+  return counts;
 }
 
 template <class Stream>
