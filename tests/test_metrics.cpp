@@ -100,9 +100,10 @@ TEST_CASE("every sample follows a HELP and a TYPE line of its family, each famil
   CHECK(text.back() == '\n');
   CHECK(declared.size() == 14);
   CHECK(samples == 12 + (10 + 1 + 2) + (16 + 1 + 2));
-  for (const auto& [name, type] : types) {
+  for (const auto& family : types) {
+    const std::string& name = family.first;
     const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
-    CHECK_MESSAGE(total == (type == "counter"), name);
+    CHECK_MESSAGE(total == (family.second == "counter"), name);
   }
 }
 
