@@ -1,7 +1,8 @@
 // The embedded Asio server: SSE headers and flushing, replay, CORS, the auth
-// hook, the publish endpoint, static files, user routes, every bad-input
-// answer while other clients keep receiving, clients leaving, slow
-// consumers, graceful stop and concurrent publishing.
+// hook, the publish endpoint, static files, user routes, event feeds
+// (stream_route), every bad-input answer while other clients keep
+// receiving, clients leaving, slow consumers, graceful stop and concurrent
+// publishing.
 //
 // One suite, two backends, chosen when it is built:
 // - in memory (test_server, test_server_boost): a basic_server<memory_stream>
@@ -1562,6 +1563,168 @@ TEST_CASE("a client that never reads is cut off as a slow consumer; the others k
   for (const auto& e : reader.events()) CHECK(e.data.size() == big.size());
   // The stalled client's stream ends (after what its buffers held).
   CHECK(stalled.read_to_end());
+}
+
+// --- event feeds (stream_route) ---------------------------------------------------
+
+// The events in an event stream's body.
+std::vector<received_event> events_in(std::string_view body) {
+  std::vector<received_event> events;
+  std::vector<std::chrono::milliseconds> retries;
+  ssepp::parser<collector> parser(collector{&events, &retries});
+  REQUIRE_FALSE(parser.feed(body));
+  return events;
+}
+
+// What a feed's close handler reported, from the feed's strand.
+struct feed_end {
+  std::atomic<int> calls{0};
+  std::atomic<ssepp::close_reason> why{ssepp::close_reason::hub_closed};
+  std::function<void(ssepp::close_reason, std::error_code)> handler() {
+    return [this](ssepp::close_reason reason, std::error_code) {
+      why = reason;
+      calls.fetch_add(1);
+    };
+  }
+};
+
+TEST_CASE("a stream route answers with the events its handler sends, then ends the connection") {
+  feed_end ended;
+  test_server srv({}, [&](server& s) {
+    s.stream_route("POST", "/v1/answer", [&](const ssepp::asio::request& req, auto answer) {
+      const auto feed = answer.start({{"X-Request-Id", "7"}}, ended.handler());
+      CHECK(feed.send(ssepp::event_view{"you said: " + req.body}));
+      // From another thread, as a producer would.
+      std::thread([feed] {
+        for (int i = 0; i < 50; ++i)
+          CHECK(feed.send(ssepp::event_view{std::to_string(i), "token"}));
+        CHECK(feed.send(ssepp::event_view{"[DONE]"}));
+        feed.end();
+        CHECK_FALSE(feed.send(ssepp::event_view{"after the end"}));
+      }).detach();
+    });
+  });
+  connection c(srv);
+  REQUIRE(c.send_all(post_request("/v1/answer", "hello")));
+  REQUIRE(c.read_to_end());
+  const auto r = parse_response(c.data());
+  CHECK(r.status == 200);
+  CHECK(media_type(r.field("content-type")) == "text/event-stream");
+  CHECK(r.field("cache-control") == "no-cache");
+  CHECK(r.field("x-request-id") == "7");
+  CHECK(r.field("connection") == "close");
+  CHECK(r.count("content-length") == 0);
+  const auto events = events_in(r.body);
+  REQUIRE(events.size() == 52);
+  CHECK(events.front().data == "you said: hello");
+  for (int i = 0; i < 50; ++i) {
+    CHECK(events[static_cast<std::size_t>(i + 1)].data == std::to_string(i));
+    CHECK(events[static_cast<std::size_t>(i + 1)].type == "token");
+  }
+  CHECK(events.back().data == "[DONE]");
+  CHECK(eventually([&] { return ended.calls == 1 && srv->feeds() == 0; }));
+  CHECK(ended.why == ssepp::close_reason::hub_closed);
+  CHECK(eventually([&] { return srv->connections() == 0; }));
+}
+
+TEST_CASE("a stream route refuses with a plain response; only the first answer counts") {
+  test_server srv({}, [](server& s) {
+    s.stream_route("POST", "/v1/answer", [](const ssepp::asio::request&, auto answer) {
+      ssepp::asio::response refused;
+      refused.status = 401;
+      refused.body = "{\"error\":\"no key\"}";
+      refused.content_type = "application/json";
+      answer.reply(refused);
+      const auto late = answer.start();
+      CHECK_FALSE(late.active());
+      CHECK_FALSE(late.send(ssepp::event_view{"never sent"}));
+    });
+  });
+  const auto r = post(srv, "/v1/answer", "{}");
+  CHECK(r.status == 401);
+  CHECK(r.body == "{\"error\":\"no key\"}");
+  CHECK(media_type(r.field("content-type")) == "application/json");
+  CHECK(srv->feeds() == 0);
+  // GET on the route is 405, as on any route.
+  CHECK(get(srv, "/v1/answer").status == 405);
+}
+
+TEST_CASE("a client leaving a feed is reported at once as peer_gone; later sends fail") {
+  feed_end ended;
+  std::mutex mutex;
+  ssepp::asio::event_feed kept;
+  test_server srv({}, [&](server& s) {
+    s.stream_route("POST", "/v1/answer", [&](const ssepp::asio::request&, auto answer) {
+      std::lock_guard<std::mutex> lock(mutex);
+      kept = answer.start({}, ended.handler());
+      CHECK(kept.send(ssepp::event_view{"first"}));
+    });
+  });
+  {
+    connection c(srv);
+    REQUIRE(c.send_all(post_request("/v1/answer", "")));
+    REQUIRE(c.read_until([&] { return c.data().find("data: first") != std::string::npos; }));
+    CHECK(srv->feeds() == 1);
+    leave_abruptly(c);
+  }
+  // Nothing is sent after "first": only the watch can notice the leaving.
+  CHECK(eventually([&] { return ended.calls == 1; }));
+  CHECK(ended.why == ssepp::close_reason::peer_gone);
+  std::lock_guard<std::mutex> lock(mutex);
+  CHECK_FALSE(kept.active());
+  CHECK_FALSE(kept.send(ssepp::event_view{"to nobody"}));
+  CHECK(srv->feeds() == 0);
+  CHECK(eventually([&] { return srv->connections() == 0; }));
+}
+
+TEST_CASE("a feed whose client does not read ends as a slow consumer at max_queued_bytes") {
+  server_options o;
+  o.hub.max_queued_bytes = 256 * 1024;
+  feed_end ended;
+  std::atomic<std::size_t> queued{0};
+  std::atomic<bool> refused{false};
+  test_server srv(o, [&](server& s) {
+    s.stream_route("POST", "/v1/answer", [&](const ssepp::asio::request&, auto answer) {
+      const auto feed = answer.start({}, ended.handler());
+      std::thread([&, feed] {
+        const std::string big(16 * 1024, 'x');
+        // Bounded by the queue: far fewer than this fit in it and the
+        // buffers of a client that never reads.
+        for (int i = 0; i < 10000; ++i) {
+          if (!feed.send(ssepp::event_view{big})) return refused.store(true);
+          queued.fetch_add(big.size());
+        }
+      }).detach();
+    });
+  });
+  srv.warnings_expected = true;
+  connection stalled(srv, client_options(4096));
+  REQUIRE(stalled.send_all(post_request("/v1/answer", "")));
+  REQUIRE(eventually([&] { return refused.load(); }));
+  CHECK(queued < 10000u * 16 * 1024);
+  CHECK(eventually([&] { return ended.calls == 1; }));
+  CHECK(ended.why == ssepp::close_reason::slow_consumer);
+  CHECK(srv.logs.count_containing(log_level::warning, "too slowly") == 1);
+  CHECK(eventually([&] { return srv->feeds() == 0; }));
+}
+
+TEST_CASE("stop: a feed gets what was queued, then the end of its stream") {
+  feed_end ended;
+  test_server srv({}, [&](server& s) {
+    s.stream_route("POST", "/v1/answer", [&](const ssepp::asio::request&, auto answer) {
+      const auto feed = answer.start({}, ended.handler());
+      for (int i = 0; i < 10; ++i) CHECK(feed.send(ssepp::event_view{std::to_string(i)}));
+    });
+  });
+  connection c(srv);
+  REQUIRE(c.send_all(post_request("/v1/answer", "")));
+  REQUIRE(c.read_until([&] { return c.data().find("data: 9\n\n") != std::string::npos; }));
+  std::thread stopper([&] { srv->stop(); });
+  CHECK(c.read_to_end());
+  stopper.join();
+  CHECK(events_in(parse_response(c.data()).body).size() == 10);
+  CHECK(eventually([&] { return ended.calls == 1; }));
+  CHECK(ended.why == ssepp::close_reason::hub_closed);
 }
 
 // --- graceful stop ------------------------------------------------------------------------

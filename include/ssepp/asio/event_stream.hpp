@@ -182,6 +182,99 @@ constexpr bool watch_socket_directly() {
   }
 }
 
+// Watching for a client leaving a connection whose request has been read
+// (an event stream's, an event_feed's): after its request an HTTP client
+// sends nothing, so the socket turns readable when it leaves (EOF, reset).
+// The owner keeps this and provides, on its strand:
+//   Stream& watched_stream();  net::any_io_executor watch_strand();
+//   client_watch& watch_state();  void client_left(error_code);
+// The pending operation holds the owner, so a watched connection stays
+// alive until it ends; client_left is called once, when the client left,
+// sent more than max_bytes (std::errc::message_size), or the owner closed
+// the socket (the read fails).
+struct client_watch {
+  std::unique_ptr<std::array<char, 256>> buffer;  // only through a layer (TLS)
+  std::size_t bytes = 0;                          // read and dropped so far
+  std::size_t max_bytes = 0;                      // 0: no limit
+};
+
+// Counts dropped bytes; false (and the client reported gone) past the limit.
+template <class Owner>
+bool client_bytes_allowed(Owner& owner, std::size_t n) {
+  auto& state = owner.watch_state();
+  state.bytes += n;
+  if (state.max_bytes == 0 || state.bytes <= state.max_bytes) return true;
+  owner.client_left(std::make_error_code(std::errc::message_size));
+  return false;
+}
+
+template <class Owner>
+void wait_client_readable(std::shared_ptr<Owner> owner) {
+  auto& socket = socket_of(owner->watched_stream());
+  using socket_type = std::remove_reference_t<decltype(socket)>;
+  const net::any_io_executor strand = owner->watch_strand();
+  socket.async_wait(
+      socket_type::wait_read,
+      net::bind_executor(strand, [owner = std::move(owner)](error_code ec) mutable {
+        if (ec) return owner->client_left(ec);
+        // Stray bytes go to a small buffer on the stack: an idle
+        // stream keeps no read buffer.
+        std::array<char, 256> discard;
+        error_code read_error;
+        const std::size_t n =
+            socket_of(owner->watched_stream()).read_some(net::buffer(discard), read_error);
+        if (read_error == net::error::would_block) return wait_client_readable(std::move(owner));
+        if (read_error || n == 0) return owner->client_left(read_error);
+        if (client_bytes_allowed(*owner, n)) wait_client_readable(std::move(owner));
+      }));
+}
+
+template <class Owner>
+void read_client_some(std::shared_ptr<Owner> owner) {
+  auto& state = owner->watch_state();
+  const net::any_io_executor strand = owner->watch_strand();
+  owner->watched_stream().async_read_some(
+      net::buffer(*state.buffer),
+      net::bind_executor(strand, [owner = std::move(owner)](error_code ec, std::size_t n) mutable {
+        if (ec) return owner->client_left(ec);
+        if (client_bytes_allowed(*owner, n)) read_client_some(std::move(owner));
+      }));
+}
+
+template <class Owner>
+void watch_client(std::shared_ptr<Owner> owner) {
+  using Stream = std::remove_reference_t<decltype(owner->watched_stream())>;
+  if constexpr (watch_socket_directly<Stream>()) {
+    error_code ignored;
+    socket_of(owner->watched_stream()).non_blocking(true, ignored);
+    wait_client_readable(std::move(owner));
+  } else {
+    // Through a layer (TLS), whose records must go through it: a 256-byte
+    // read stays pending.
+    owner->watch_state().buffer = std::make_unique<std::array<char, 256>>();
+    read_client_some(std::move(owner));
+  }
+}
+
+// Nagle's algorithm would hold a small event back until the client ACKs
+// the previous one (up to its delayed-ACK time, ~40 ms), and the kernel's
+// send buffer would grow outside any bound ssepp sets (see
+// event_stream_options::send_buffer_bytes). Not a TCP socket (a local
+// one): the options fail, harmlessly.
+template <class Stream>
+void tune_stream_socket(Stream& stream, std::size_t send_buffer_bytes) {
+  using socket_type = std::remove_reference_t<decltype(socket_of(stream))>;
+  if constexpr (has_async_wait<socket_type>::value) {
+    error_code ignored;
+    auto& socket = socket_of(stream);
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    if (send_buffer_bytes != 0) {
+      const auto half = static_cast<int>(std::min<std::size_t>(send_buffer_bytes / 2, 1 << 30));
+      socket.set_option(net::socket_base::send_buffer_size(half), ignored);
+    }
+  }
+}
+
 // One stream's state, shared by its pending operations and the hub's close
 // handler; event_stream holds it weakly.
 template <class Stream, class Clock>
@@ -196,8 +289,9 @@ class event_stream_connection final
       : stream_(std::move(stream)),
         strand_(std::move(strand)),
         on_close_(std::move(options.on_close)),
-        max_client_bytes_(options.max_client_bytes),
-        send_buffer_bytes_(options.send_buffer_bytes) {}
+        send_buffer_bytes_(options.send_buffer_bytes) {
+    watch_.max_bytes = options.max_client_bytes;
+  }
 
   event_stream start(hub_type& hub, const std::vector<std::string>& channels,
                      event_stream_options& options) {
@@ -233,9 +327,9 @@ class event_stream_connection final
       net::post(strand_, [self] { self->finish(close_reason::hub_closed, {}); });
     } else {
       net::dispatch(strand_, [self, transport]() mutable {
-        self->tune_socket();
+        tune_stream_socket(*self->stream_, self->send_buffer_bytes_);
         transport.send_preamble();
-        self->watch();
+        watch_client(self);
       });
     }
     return event_stream(std::weak_ptr<event_stream_control>(self));
@@ -246,72 +340,13 @@ class event_stream_connection final
     net::dispatch(strand_, [self] { self->end(close_reason::hub_closed, {}); });
   }
 
+  // The watch's side (watch_client), on the strand.
+  Stream& watched_stream() { return *stream_; }
+  net::any_io_executor watch_strand() const { return strand_; }
+  client_watch& watch_state() { return watch_; }
+  void client_left(error_code ec) { end(close_reason::peer_gone, ec); }
+
  private:
-  void watch() {
-    if constexpr (watch_socket_directly<Stream>()) {
-      auto& socket = socket_of(*stream_);
-      error_code ignored;
-      socket.non_blocking(true, ignored);
-      wait_readable();
-    } else {
-      read_buffer_ = std::make_unique<std::array<char, 256>>();
-      read_some();
-    }
-  }
-
-  // Nagle's algorithm would hold a small event back until the client ACKs
-  // the previous one (up to its delayed-ACK time, ~40 ms); the send buffer
-  // is capped (see event_stream_options::send_buffer_bytes). Not a TCP
-  // socket (a local one): the options fail, harmlessly.
-  void tune_socket() {
-    using socket_type = std::remove_reference_t<decltype(socket_of(*stream_))>;
-    if constexpr (has_async_wait<socket_type>::value) {
-      error_code ignored;
-      auto& socket = socket_of(*stream_);
-      socket.set_option(net::ip::tcp::no_delay(true), ignored);
-      if (send_buffer_bytes_ != 0) {
-        const auto half = static_cast<int>(std::min<std::size_t>(send_buffer_bytes_ / 2, 1 << 30));
-        socket.set_option(net::socket_base::send_buffer_size(half), ignored);
-      }
-    }
-  }
-
-  // After the request an SSE client sends nothing: the socket becomes
-  // readable when it leaves (EOF, reset). Waiting for that needs no buffer.
-  void wait_readable() {
-    auto& socket = socket_of(*stream_);
-    using socket_type = std::remove_reference_t<decltype(socket)>;
-    socket.async_wait(socket_type::wait_read,
-                      net::bind_executor(strand_, [self = this->shared_from_this()](error_code ec) {
-                        if (ec) return self->end(close_reason::peer_gone, ec);
-                        std::array<char, 256> discard;
-                        error_code read_error;
-                        const std::size_t n =
-                            socket_of(*self->stream_).read_some(net::buffer(discard), read_error);
-                        if (read_error == net::error::would_block) return self->wait_readable();
-                        if (read_error || n == 0)
-                          return self->end(close_reason::peer_gone, read_error);
-                        if (self->discarded(n)) self->wait_readable();
-                      }));
-  }
-
-  void read_some() {
-    stream_->async_read_some(net::buffer(*read_buffer_),
-                             net::bind_executor(strand_, [self = this->shared_from_this()](
-                                                             error_code ec, std::size_t n) {
-                               if (ec) return self->end(close_reason::peer_gone, ec);
-                               if (self->discarded(n)) self->read_some();
-                             }));
-  }
-
-  // Counts dropped bytes; false (and the stream ended) past the limit.
-  bool discarded(std::size_t n) {
-    client_bytes_ += n;
-    if (max_client_bytes_ == 0 || client_bytes_ <= max_client_bytes_) return true;
-    end(close_reason::peer_gone, std::make_error_code(std::errc::message_size));
-    return false;
-  }
-
   // The stream ends from this side (the client left, or close()). When the
   // hub closed it instead, the read fails because the hub closed the
   // socket, and the subscription is no longer active: the hub's handler
@@ -337,9 +372,7 @@ class event_stream_connection final
   // Everything below is used on strand_ only.
   typename hub_type::subscription subscription_;
   std::function<void(close_reason, std::error_code)> on_close_;
-  std::unique_ptr<std::array<char, 256>> read_buffer_;  // only through a layer (TLS)
-  std::size_t client_bytes_ = 0;
-  std::size_t max_client_bytes_;
+  client_watch watch_;
   std::size_t send_buffer_bytes_;
 };
 }  // namespace detail

@@ -16,7 +16,7 @@ namespace ssepp::asio {
 inline namespace SSEPP_ASIO_FLAVOUR {
 
 /// Appends `s`'s metrics to `out`: append_prometheus_metrics of its
-/// hub, the gauge `ssepp_connections` and the counter
+/// hub, the gauges `ssepp_connections` and `ssepp_event_feeds` and the counter
 /// `ssepp_http_responses_total{code="…"}`.
 ///
 /// Thread safety: any thread, while the server exists.
@@ -26,6 +26,9 @@ void append_prometheus_metrics(std::string& out, const basic_server<Stream>& s) 
   prometheus_writer w(out);
   w.gauge("ssepp_connections", "HTTP connections open now, event streams included.",
           s.connections());
+  w.gauge("ssepp_event_feeds",
+          "Event streams the application feeds (stream_route, as an LLM answer), open now.",
+          s.feeds());
   w.family("ssepp_http_responses_total", "counter",
            "HTTP responses sent, by status code (an event stream counts when it starts).");
   for (const auto& [code, count] : s.responses())

@@ -39,6 +39,7 @@
 #include "../http/persistence.hpp"
 #include "../http/request_decision.hpp"
 #include "../hub.hpp"
+#include "event_feed.hpp"
 #include "event_stream.hpp"
 #include "hub_driver.hpp"
 #include "stream_transport.hpp"
@@ -214,6 +215,11 @@ class basic_server {
   using async_handler = std::function<void(const request&, std::function<void(response)>)>;
   /// Maps an SSE request to the channels it subscribes to (empty: 404).
   using channel_mapper = http::channel_mapper;
+  class stream_answer;
+  /// A handler whose answer may be an event stream it feeds itself (see
+  /// stream_route): it answers through the stream_answer, at once or later,
+  /// from any thread.
+  using stream_handler = std::function<void(const request&, stream_answer)>;
   /// Makes a connection's stream from an accepted socket.
   using stream_factory = std::function<Stream(net::ip::tcp::socket&&)>;
 
@@ -235,6 +241,16 @@ class basic_server {
   /// Serves an event stream for GET requests under `prefix`, subscribing to
   /// the channels `channels` returns.
   void sse_route(std::string prefix, channel_mapper channels);
+  /// As route(), for a request whose answer is an event stream of its own
+  /// (an event_feed: a POST streaming its answer, as LLM APIs do), or a
+  /// plain response (a refusal). The handler gets the request, body read,
+  /// and a stream_answer to give one of the two with; the feed ends when
+  /// the handler's code calls end() (the connection closes once the queue
+  /// is written), when the client leaves (on_close says peer_gone: stop
+  /// producing) or when the server stops (stop() ends every feed, letting
+  /// it drain for up to stop_grace). The request stays valid until the
+  /// answer ends.
+  void stream_route(std::string method, std::string path, stream_handler h);
 
   /// Binds, listens and starts the I/O threads; returns at once. Throws
   /// std::system_error when the address cannot be bound.
@@ -260,6 +276,8 @@ class basic_server {
   const server_options& options() const noexcept { return options_; }
   /// Connections open now.
   std::size_t connections() const noexcept { return connections_.load(); }
+  /// Event feeds (stream_route's streams) open now.
+  std::size_t feeds() const noexcept { return feeds_open_.load(); }
   /// Responses sent so far, by status: (status, count) for each status
   /// sent at least once, in ascending order. An event stream counts as a
   /// 200 when its head is due, a refused request as whatever refused it.
@@ -276,7 +294,8 @@ class basic_server {
     std::string method, path;
     bool prefix = false;
     handler h;
-    async_handler async_h;  // instead of h
+    async_handler async_h;    // instead of h
+    stream_handler stream_h;  // instead of h
   };
 
   void log(log_level level, std::string_view text) const {
@@ -371,6 +390,12 @@ class basic_server {
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> next_shard_{0};
   std::mutex join_mutex_;
+  // The feeds stream_route started, for stop() to end (handles are weak:
+  // an ended feed costs its slot here until the next feed starts).
+  std::mutex feeds_mutex_;
+  std::vector<event_feed> feeds_;
+  std::atomic<std::size_t> feeds_open_{0};
+  void track_feed(event_feed feed);
   // responses(): one counter per status from 100 to 599.
   static constexpr int first_status = 100;
   std::array<std::atomic<std::uint64_t>, 500> responses_{};
@@ -379,6 +404,32 @@ class basic_server {
       responses_[static_cast<std::size_t>(status - first_status)].fetch_add(
           1, std::memory_order_relaxed);
   }
+};
+
+/// How a stream_route's handler answers: with reply() (a plain response,
+/// such as a 401 or a 400) or with start() (an event stream it feeds), once;
+/// whatever comes after the first answer is ignored. Copies share the one
+/// answer. Thread safety: any thread.
+template <class Stream>
+class basic_server<Stream>::stream_answer {
+ public:
+  /// Answers with `r` (CORS fields added), as a plain route would.
+  void reply(response r) const;
+  /// Answers `200 OK` with an event stream (`fields` added to its head,
+  /// CORS fields too) and returns the handle to feed it through. `on_close`
+  /// is called once when the feed ends (see event_feed_options::on_close).
+  /// Queue bounds are the server's: options().hub.max_queued_bytes and
+  /// send_buffer_bytes. A second answer gets an inactive handle.
+  event_feed start(http::field_list fields = {},
+                   std::function<void(close_reason, std::error_code)> on_close = {}) const;
+
+ private:
+  friend class basic_server;
+  stream_answer(std::shared_ptr<connection> c, http::field_list cors)
+      : c_(std::move(c)), cors_(std::move(cors)) {}
+  bool first() const;  // true for the first answer only
+  std::shared_ptr<connection> c_;
+  http::field_list cors_;
 };
 
 /// The server on plain TCP.
@@ -537,6 +588,41 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     };
     start_event_stream(server_.hub_, stream_, std::move(plan.channels), std::move(o));
   }
+
+  // Hands the connection over to an event feed (stream_route). The feed's
+  // close handler holds the connection, so the request (which handlers
+  // may still read) and the connection's slot last as long as the feed.
+  event_feed start_feed(http::field_list fields,
+                        std::function<void(close_reason, std::error_code)> on_close) {
+    event_feed_options o;
+    o.fields = std::move(fields);
+    o.strand = strand_;
+    o.max_queued_bytes = server_.options_.hub.max_queued_bytes;
+    o.send_buffer_bytes = server_.options_.send_buffer_bytes;
+    server_.feeds_open_.fetch_add(1);
+    o.on_close = [self = this->shared_from_this(), on_close = std::move(on_close)](
+                     close_reason why, std::error_code e) {
+      self->server_.feeds_open_.fetch_sub(1);
+      self->server_.log(
+          why == close_reason::slow_consumer ? log_level::warning : log_level::debug,
+          why == close_reason::slow_consumer ? "closing an event feed that reads too slowly"
+          : why == close_reason::peer_gone   ? "client left an event feed (" + e.message() + ")"
+                                             : std::string("event feed ended by the server"));
+      if (on_close) on_close(why, e);
+    };
+    server_.count_response(200);
+    auto feed = start_event_feed(stream_, std::move(o));
+    server_.track_feed(feed);
+    return feed;
+  }
+
+  // A stream_route handler is running or answering: the request timer no
+  // longer applies (a feed may run for minutes).
+  void await_stream_answer() {
+    request_done_ = true;
+    if (timer_) timer_->cancel();
+  }
+  std::atomic<bool> answered{false};  // a stream_route's answer was given
 
   void close() { detail::close_stream(*stream_); }
 
@@ -790,6 +876,43 @@ void basic_server<Stream>::route_async(std::string method, std::string path, asy
 }
 
 template <class Stream>
+void basic_server<Stream>::stream_route(std::string method, std::string path, stream_handler h) {
+  route(std::move(method), std::move(path), handler{});
+  routes_.back().stream_h = std::move(h);
+}
+
+template <class Stream>
+void basic_server<Stream>::track_feed(event_feed feed) {
+  std::lock_guard<std::mutex> lock(feeds_mutex_);
+  feeds_.erase(
+      std::remove_if(feeds_.begin(), feeds_.end(), [](const event_feed& f) { return !f.active(); }),
+      feeds_.end());
+  feeds_.push_back(std::move(feed));
+  // Started during stop(), after it ended the others: end this one too.
+  if (stopping_) feeds_.back().end();
+}
+
+template <class Stream>
+bool basic_server<Stream>::stream_answer::first() const {
+  return !c_->answered.exchange(true);
+}
+
+template <class Stream>
+void basic_server<Stream>::stream_answer::reply(response r) const {
+  if (!first()) return;
+  r.headers.insert(r.headers.end(), cors_.begin(), cors_.end());
+  c_->reply_from_anywhere(std::move(r));
+}
+
+template <class Stream>
+event_feed basic_server<Stream>::stream_answer::start(
+    http::field_list fields, std::function<void(close_reason, std::error_code)> on_close) const {
+  if (!first()) return {};
+  fields.insert(fields.end(), cors_.begin(), cors_.end());
+  return c_->start_feed(std::move(fields), std::move(on_close));
+}
+
+template <class Stream>
 std::vector<std::pair<int, std::uint64_t>> basic_server<Stream>::responses() const {
   std::vector<std::pair<int, std::uint64_t>> counts;
   for (std::size_t i = 0; i < responses_.size(); ++i)
@@ -863,11 +986,16 @@ void basic_server<Stream>::stop() {
     } else {
       hub_.close_all(std::nullopt, true);
     }
+    {
+      std::lock_guard<std::mutex> lock(feeds_mutex_);
+      for (const auto& feed : feeds_) feed.end();
+    }
     // Wait for subscribers to drain, up to stop_grace, then end the loop.
     const auto deadline = std::chrono::steady_clock::now() + options_.stop_grace;
     auto poll = std::make_shared<std::function<void()>>();
     *poll = [this, deadline, poll] {
-      if (hub_.stats().subscribers == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if ((hub_.stats().subscribers == 0 && feeds_open_.load() == 0) ||
+          std::chrono::steady_clock::now() >= deadline) {
         // The drain is over: no more ticks or flushes (stop() returns at
         // once here, inside the driver's own strand or not).
         driver_.stop();
@@ -945,6 +1073,10 @@ void basic_server<Stream>::route_to_handlers(const std::shared_ptr<connection>& 
     }
     response out;
     try {
+      if (r.stream_h) {
+        c->await_stream_answer();
+        return r.stream_h(req, stream_answer(c, cors));
+      }
       if (r.async_h) {
         // Answered on the connection's strand, whichever thread answers;
         // the connection (and its request) lives until then.
@@ -956,6 +1088,8 @@ void basic_server<Stream>::route_to_handlers(const std::shared_ptr<connection>& 
       out = r.h(req);
     } catch (const std::exception& e) {
       log(log_level::error, std::string("handler for ") + req.path + " threw: " + e.what());
+      // A stream handler that answered already keeps that answer.
+      if (r.stream_h && c->answered.exchange(true)) return;
       out = response{};
       out.status = 500;
       out.body = "internal error\n";
