@@ -1649,6 +1649,39 @@ TEST_CASE("a stream route refuses with a plain response; only the first answer c
   CHECK(get(srv, "/v1/answer").status == 405);
 }
 
+TEST_CASE("a stream route's plain answers keep the connection for the next request") {
+  test_server srv({}, [](server& s) {
+    s.stream_route("POST", "/v1/answer", [](const ssepp::asio::request& req, auto answer) {
+      if (req.body == "stream") {
+        const auto feed = answer.start();
+        (void)feed.send(ssepp::event_view{"streamed"});
+        return feed.end();
+      }
+      ssepp::asio::response r;
+      r.body = "plain " + req.body;
+      answer.reply(r);
+    });
+  });
+  connection c(srv);
+  REQUIRE(c.send_all(post_request("/v1/answer", "one")));
+  REQUIRE(c.read_until([&] { return holds_whole_response(c.data(), false); }));
+  CHECK(parse_response(c.data()).body == "plain one");
+  CHECK(parse_response(c.data()).field("connection") != "close");
+  // The next request on the same connection is answered too, plainly and
+  // then as a stream, which ends the connection.
+  const std::size_t first = c.data().size();
+  REQUIRE(c.send_all(post_request("/v1/answer", "two")));
+  REQUIRE(c.read_until([&] { return holds_whole_response(c.data().substr(first), false); }));
+  CHECK(parse_response(c.data().substr(first)).body == "plain two");
+  const std::size_t second = c.data().size();
+  REQUIRE(c.send_all(post_request("/v1/answer", "stream")));
+  REQUIRE(c.read_to_end());
+  const auto streamed = parse_response(c.data().substr(second));
+  CHECK(streamed.status == 200);
+  REQUIRE(events_in(streamed.body).size() == 1);
+  CHECK(events_in(streamed.body).front().data == "streamed");
+}
+
 TEST_CASE("a client leaving a feed is reported at once as peer_gone; later sends fail") {
   feed_end ended;
   std::mutex mutex;

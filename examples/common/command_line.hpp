@@ -76,6 +76,12 @@ class arguments {
     return static_cast<Unsigned>(n);
   }
 
+  /// The current argument as given (a positional one: check it first with
+  /// positional()).
+  std::string_view current() const { return argv_[index_]; }
+  /// True when the current argument is not an option (no leading '-').
+  bool positional() const { return current().substr(0, 1) != "-"; }
+
   /// Refuses the current argument.
   [[noreturn]] void unknown() const {
     throw usage_error("unknown option '" + std::string(argv_[index_]) + "'");

@@ -622,7 +622,9 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     request_done_ = true;
     if (timer_) timer_->cancel();
   }
-  std::atomic<bool> answered{false};  // a stream_route's answer was given
+  // This request's stream_route answer was given (reset for the next
+  // request on a persistent connection).
+  std::atomic<bool> answered{false};
 
   void close() { detail::close_stream(*stream_); }
 
@@ -779,6 +781,7 @@ class basic_server<Stream>::connection : public std::enable_shared_from_this<con
     head_done_ = false;
     body_size_ = 0;
     request_done_ = false;
+    answered = false;
     if (!in_.empty()) {
       arm_timer(server_.options_.request_timeout);
       return on_input();
