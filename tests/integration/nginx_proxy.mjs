@@ -1,41 +1,83 @@
-// hub_server behind a real nginx reverse proxy in its worst configuration
-// for event streams: nginx's defaults (proxy_buffering on, HTTP/1.0 to the
-// upstream) plus `gzip on` with text/event-stream in gzip_types. Checked:
-//   - control: the same nginx does gzip an event stream from an upstream
-//     that only says `Cache-Control: no-cache, no-transform` (so gzip is
-//     really on for this content type, and no-transform does not stop it);
-//   - the stream from hub_server through nginx is not compressed, although
-//     the client sends Accept-Encoding: gzip;
+// hub_server behind a real nginx, through examples/nginx/ssepp-locations.conf
+// itself (--locations, included unchanged), inside a generated outer
+// configuration with the global settings that break event streams: gzip on
+// with text/event-stream in gzip_types (gzip_proxied any), proxy_buffering
+// on, and proxy_ignore_headers X-Accel-Buffering (so that hub_server's own
+// header cannot turn buffering off). Checked:
+//   - control: the same nginx gzips an event stream from an upstream that
+//     only says `Cache-Control: no-cache, no-transform` and
+//     `X-Accel-Buffering: no` (so gzip is really on for this content type);
+//   - the stream from hub_server through nginx is not compressed (no
+//     Content-Encoding but identity), although the client sends
+//     Accept-Encoding: gzip;
 //   - each event published to hub_server reaches the client through nginx
 //     within 100 ms of the publish (the max over several events). This is a
-//     bound on buffering (nginx holding events back), not a benchmark.
+//     bound on buffering (nginx holding events back), not a benchmark;
+//   - POST /publish/{channel} through nginx answers the event's id, and the
+//     event reaches a subscriber through nginx with that id;
+//   - resuming through nginx: a subscriber that left after some events and
+//     comes back with Last-Event-ID (the header; then ?lastEventId=) gets
+//     exactly the events it missed, in order;
+//   - the locations alone, without hub_server's protective headers: a
+//     second nginx with the same outer configuration in front of a plain
+//     Node SSE server (chunked, no X-Accel-Buffering, no Content-Encoding)
+//     serves its stream uncompressed and each event within 100 ms, and a
+//     client that stops reading stops the server's writes (nginx does not
+//     spool the stream to disk);
+//   - `nginx -t` accepts examples/nginx/nginx.conf (--example-conf, by
+//     default nginx.conf next to --locations), run as its top comment says.
 //
-// nginx runs unprivileged-style from a temporary prefix with a generated
-// config: `nginx -p DIR -c nginx.conf -g 'daemon off; pid DIR/nginx.pid;'`.
+// Without `gzip off` in the locations, the plain server's stream arrives
+// compressed; without `proxy_buffering off`, hub_server's streams
+// (close-delimited) send nothing, not even their head, and the plain
+// server's flood is spooled; without `proxy_set_header Host`, hub_server
+// answers 421. Each fails a check here.
 //
-// Usage: node nginx_proxy.mjs --hub-server PATH [--nginx PATH]
+// nginx runs from a temporary prefix with a generated config:
+// `nginx -p DIR -c nginx.conf -g 'daemon off; pid DIR/nginx.pid;'`.
+//
+// Usage: node nginx_proxy.mjs --hub-server PATH --locations PATH
+//                             [--example-conf PATH] [--nginx PATH]
 
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 
-import { Harness, parseOptions, startNginx, waitFor } from './harness.mjs';
+import { Harness, parseOptions, startNginx, waitFor, withTimeout } from './harness.mjs';
 
+const usage = `Usage: node nginx_proxy.mjs --hub-server PATH --locations PATH
+                            [--example-conf PATH] [--nginx PATH]`;
 const options = parseOptions(process.argv.slice(2), {
   hubServer: process.env.HUB_SERVER || '',
+  locations: '',
+  exampleConf: null,
   nginx: process.env.NGINX || '/usr/sbin/nginx',
-}, 'Usage: node nginx_proxy.mjs --hub-server PATH [--nginx PATH]');
+}, usage);
+// nginx resolves a relative include against its own configuration's
+// directory, a temporary one here.
+const locations = path.resolve(options.locations);
+const exampleConf = path.resolve(options.exampleConf ?? path.join(path.dirname(locations), 'nginx.conf'));
 
 const BOUND_MS = 100;
 const PROBES = 10;
 const CHANNEL = 'live';
+// What a stalled client makes the upstream write at most, were nginx to
+// spool the stream: far more than the socket buffers on the way hold (a few
+// MiB each on Linux), far less than proxy_max_temp_file_size (1 GiB).
+const FLOOD_BYTES = 96 * 1024 * 1024;
+// A write that cannot drain for this long counts as held back.
+const STALL_MS = 500;
 
-function nginxConfig(dir, listenPort, hubPort, controlPort) {
+function nginxConfig(dir, listenPort, upstreamPort, controlPort) {
   return `# Generated by tests/integration/nginx_proxy.mjs.
 worker_processes 1;
 error_log ${dir}/error.log info;
-events { worker_connections 64; }
+events { worker_connections 256; }
 http {
   access_log ${dir}/access.log;
   client_body_temp_path ${dir}/client_body;
@@ -44,46 +86,98 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
 
-  # The worst case for an event stream: compression on for its type.
+  # The worst case for an event stream: compression on for its type, also
+  # behind other proxies; buffering on (nginx's default, stated), and the
+  # upstream's X-Accel-Buffering ignored. The locations must undo all three.
   gzip on;
+  gzip_proxied any;
   gzip_types text/event-stream text/plain;
+  proxy_buffering on;
+  proxy_ignore_headers X-Accel-Buffering;
+
+  upstream ssepp {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 16;
+  }
 
   server {
     listen 127.0.0.1:${listenPort};
-    # proxy_buffering on and proxy_http_version 1.0 are nginx's defaults,
-    # left so on purpose: the upstream must cope with them.
-    location / {
-      proxy_pass http://127.0.0.1:${hubPort};
-    }
-    location /control/ {
+    include "${locations}";
+${controlPort ? `    location /control/ {
       proxy_pass http://127.0.0.1:${controlPort};
     }
-  }
+` : ''}  }
 }
 `;
 }
 
-// An upstream that sends an event stream the way many servers do, with
-// no-transform but nothing nginx's gzip looks at.
-function startControlUpstream() {
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
+// An event stream the way many servers send one, with none of hub_server's
+// protection (X-Accel-Buffering: no, Content-Encoding: identity):
+//   /control/       one event and the end, with `no-transform` and
+//                   X-Accel-Buffering: no, nothing nginx's gzip looks at;
+//   /events/flood   writes FLOOD_BYTES as fast as the connection takes
+//                   them; `floods` receives { written, stalled } for each;
+//   /events/NAME    open until the client leaves; send(data) writes an
+//                   event with the next id to every such stream.
+function startPlainUpstream() {
+  const streams = new Set();
+  const floods = [];
+  let nextId = 0;
+  const server = http.createServer(async (req, res) => {
+    if (req.url.startsWith('/control/')) {
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        'X-Accel-Buffering': 'no',
+      });
+      res.end('data: control event, long enough for gzip_min_length\n\n');
+      return;
+    }
+    // Most servers write something at once (hub_server a retry: field), so
+    // that the client sees the answer's head.
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    res.write('retry: 3000\n\n');
+    if (req.url !== '/events/flood') {
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
+      return;
+    }
+    const chunk = Buffer.from(`data: ${'x'.repeat(64 * 1024 - 8)}\n\n`);
+    let written = 0;
+    let stalled = false;
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
     });
-    res.end('data: control event, long enough for gzip_min_length\n\n');
+    while (written < FLOOD_BYTES && !closed) {
+      written += chunk.length;
+      if (res.write(chunk)) continue;
+      const drained = await Promise.race([once(res, 'drain').then(() => true), sleep(STALL_MS).then(() => false)]);
+      if (!drained) {
+        stalled = true;
+        break;
+      }
+    }
+    floods.push({ written, stalled });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  const send = (data) => {
+    const id = String(++nextId);
+    for (const res of streams) res.write(`id: ${id}\ndata: ${data}\n\n`);
+    return id;
+  };
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+    resolve({ server, port: server.address().port, send, floods, streams })));
 }
 
 // Opens an event stream through nginx, asking for gzip. Resolves with
 // { status, headers, firstBytes, events, close }; `events` fills as events
 // arrive, each { data, id, at } with `at` from performance.now(). A gzip
 // response is decompressed, so arrival times are measured either way.
-function openStream(url) {
+function openStream(url, headers = {}) {
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { headers: { Accept: 'text/event-stream', 'Accept-Encoding': 'gzip' } }, (response) => {
+    const request = http.get(url, {
+      headers: { Accept: 'text/event-stream', 'Accept-Encoding': 'gzip', ...headers },
+    }, (response) => {
       const stream = {
         status: response.statusCode,
         headers: response.headers,
@@ -118,7 +212,8 @@ function openStream(url) {
       resolve(stream);
     });
     request.on('error', reject);
-    request.setTimeout(10000, () => request.destroy(new Error(`no response from ${url} within 10 s`)));
+    request.setTimeout(10000, () => request.destroy(
+      new Error(`no response head from ${url} within 10 s (nginx holding the stream back: buffering?)`)));
   });
 }
 
@@ -133,25 +228,72 @@ function fetchRaw(url) {
   });
 }
 
-async function publish(base, data) {
-  const response = await fetch(`${base}/publish/${CHANNEL}`, { method: 'POST', body: data });
-  const id = (await response.text()).trim();
-  if (response.status !== 200) throw new Error(`publish answered ${response.status}: ${id}`);
-  return id;
+// POSTs `data` to base/publish/channel; resolves with { status, body }.
+async function publishRaw(base, channel, data) {
+  const response = await fetch(`${base}/publish/${channel}`, { method: 'POST', body: data });
+  return { status: response.status, body: (await response.text()).trim() };
+}
+
+async function publish(base, data, channel = CHANNEL) {
+  const { status, body } = await publishRaw(base, channel, data);
+  if (status !== 200) throw new Error(`publish to ${base}/publish/${channel} answered ${status}: ${body}`);
+  return body;
+}
+
+// Publishes until an event reaches `stream`, so that its subscription is
+// surely in place before anything is counted or timed.
+async function warmUp(stream, publishOne, what) {
+  await waitFor(`a first event ${what}`, 10000, async () => {
+    await publishOne();
+    await sleep(50);
+    return stream.events.length > 0;
+  }, 0);
 }
 
 const isGzip = (bytes) => bytes && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+const uncompressed = (stream) => {
+  const encoding = stream.headers['content-encoding'];
+  return (encoding === undefined || encoding === 'identity') && stream.firstBytes && !isGzip(stream.firstBytes);
+};
+const encodingSeen = (stream) =>
+  `Content-Encoding: ${stream.headers['content-encoding']}; first bytes ${stream.firstBytes?.subarray(0, 16).toString('hex')}`;
+const list = (events) => events.map((e) => `${e.id}=${e.data}`).join(', ');
+
+// Runs one group of checks; should it throw (a stream that never answers,
+// say), that is a failed check and the next group still runs.
+async function section(t, what, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    t.check(`${what}: ran to the end`, false, e.stack || String(e));
+  }
+}
 
 await new Harness('nginx_proxy', { timeoutMs: 55000 }).run(async (t) => {
+  // nginx -t of the example, as its top comment says to run it.
+  await section(t, 'nginx -t of the example', async () => {
+    const prefix = mkdtempSync(path.join(tmpdir(), 'ssepp-nginx-example-'));
+    t.defer(() => rmSync(prefix, { recursive: true, force: true }));
+    const check = t.spawnProcess('nginx -t', options.nginx, ['-t', '-p', prefix, '-e', 'stderr', '-c', exampleConf]);
+    await withTimeout(check.exitedPromise, 10000, 'nginx -t');
+    t.check(`nginx -t accepts ${exampleConf} (and the ssepp-locations.conf it includes from next to it)`,
+      check.exited === 'status 0' && /test is successful/.test(check.output()),
+      `nginx -t exited with ${check.exited}:\n${check.output()}`);
+  });
+
   const hub = await t.startExample('hub_server', options.hubServer, ['--host', '127.0.0.1', '--port', '0']);
   const hubBase = `http://127.0.0.1:${hub.port}`;
-  const control = await startControlUpstream();
-  t.defer(() => new Promise((resolve) => control.close(resolve)));
+  const plain = await startPlainUpstream();
+  t.defer(() => {
+    for (const res of plain.streams) res.destroy();
+    plain.server.closeAllConnections();
+    return new Promise((resolve) => plain.server.close(resolve));
+  });
 
   const { port: nginxPort } = await startNginx(t, options.nginx, 'nginx',
-    (dir, port) => nginxConfig(dir, port, hub.port, control.address().port));
+    (dir, port) => nginxConfig(dir, port, hub.port, plain.port));
   const front = `http://127.0.0.1:${nginxPort}`;
-  t.log(`nginx on ${front} proxies to ${hubBase} (proxy_buffering on, gzip on for text/event-stream)`);
+  t.log(`nginx on ${front} proxies to ${hubBase} through ${locations} (proxy_buffering on, X-Accel-Buffering ignored, gzip on for text/event-stream)`);
 
   // Control: gzip really is on for text/event-stream here.
   const controlResponse = await fetchRaw(`${front}/control/`);
@@ -159,39 +301,137 @@ await new Harness('nginx_proxy', { timeoutMs: 55000 }).run(async (t) => {
     controlResponse.headers['content-encoding'] === 'gzip' && isGzip(controlResponse.body),
     `${controlResponse.status} content-encoding=${controlResponse.headers['content-encoding']}`);
 
-  const stream = await openStream(`${front}/events/${CHANNEL}`);
-  t.defer(() => stream.close());
-  t.check('through nginx the stream answers 200 text/event-stream',
-    stream.status === 200 && /^text\/event-stream/.test(stream.headers['content-type'] || ''),
-    `${stream.status} ${JSON.stringify(stream.headers)}`);
+  await section(t, 'the stream through nginx', async () => {
+    const stream = await openStream(`${front}/events/${CHANNEL}`);
+    t.defer(() => stream.close());
+    t.check('through nginx the stream answers 200 text/event-stream',
+      stream.status === 200 && /^text\/event-stream/.test(stream.headers['content-type'] || ''),
+      `${stream.status} ${JSON.stringify(stream.headers)}`);
+    await warmUp(stream, () => publish(hubBase, 'warm-up'), 'through nginx');
+    t.check('the stream through nginx is not gzip-compressed (client sent Accept-Encoding: gzip)',
+      uncompressed(stream), encodingSeen(stream));
 
-  // Warm up: publish until an event comes through, so the subscription is
-  // surely in place before anything is timed.
-  await waitFor('a first event through nginx', 10000, async () => {
-    await publish(hubBase, 'warm-up');
-    await sleep(50);
-    return stream.events.length > 0;
-  }, 0);
-  const encoding = stream.headers['content-encoding'];
-  t.check('the stream through nginx is not gzip-compressed (client sent Accept-Encoding: gzip)',
-    (encoding === undefined || encoding === 'identity') && stream.firstBytes && !isGzip(stream.firstBytes),
-    `Content-Encoding: ${encoding}; first bytes ${stream.firstBytes?.subarray(0, 16).toString('hex')}`);
+    const latencies = [];
+    const wrongIds = [];
+    for (let k = 1; k <= PROBES; ++k) {
+      const data = `probe #${k} ${Date.now()}`;
+      const sent = performance.now();
+      const id = await publish(hubBase, data);
+      const event = await waitFor(`probe #${k} to arrive through nginx`, 5000,
+        () => stream.events.find((e) => e.data === data), 1).catch(() => null);
+      latencies.push(event ? event.at - sent : Infinity);
+      if (event && event.id !== id) wrongIds.push(`probe #${k}: got id ${event.id}, publish answered ${id}`);
+      await sleep(100);
+    }
+    t.check('each event carries the id its publish answered', wrongIds.length === 0, wrongIds.join('\n'));
+    const worst = Math.max(...latencies);
+    t.log(`publish -> client through nginx, ms: ${latencies.map((l) => l.toFixed(1)).join(' ')}`);
+    t.check(`every event arrives within ${BOUND_MS} ms of its publish (max of ${PROBES}: ${worst.toFixed(1)} ms)`,
+      worst <= BOUND_MS, `latencies ${latencies.map((l) => l.toFixed(1)).join(', ')}`);
+  });
 
-  const latencies = [];
-  const wrongIds = [];
-  for (let k = 1; k <= PROBES; ++k) {
-    const data = `probe #${k} ${Date.now()}`;
-    const sent = performance.now();
-    const id = await publish(hubBase, data);
-    const event = await waitFor(`probe #${k} to arrive through nginx`, 5000,
-      () => stream.events.find((e) => e.data === data), 1).catch(() => null);
-    latencies.push(event ? event.at - sent : Infinity);
-    if (event && event.id !== id) wrongIds.push(`probe #${k}: got id ${event.id}, publish answered ${id}`);
-    await sleep(100);
-  }
-  t.check('each event carries the id its publish answered', wrongIds.length === 0, wrongIds.join('\n'));
-  const worst = Math.max(...latencies);
-  t.log(`publish -> client through nginx, ms: ${latencies.map((l) => l.toFixed(1)).join(' ')}`);
-  t.check(`every event arrives within ${BOUND_MS} ms of its publish (max of ${PROBES}: ${worst.toFixed(1)} ms)`,
-    worst <= BOUND_MS, `latencies ${latencies.map((l) => l.toFixed(1)).join(', ')}`);
+  // Publishing through nginx: the answer is the id, the event arrives (at a
+  // subscriber through nginx too).
+  await section(t, 'publishing through nginx', async () => {
+    const channel = 'published';
+    const stream = await openStream(`${front}/events/${channel}`);
+    t.defer(() => stream.close());
+    await warmUp(stream, () => publish(hubBase, 'warm-up', channel), 'on the publish channel');
+    const problems = [];
+    const times = [];
+    for (let k = 1; k <= 3; ++k) {
+      const data = `via nginx #${k}`;
+      const sent = performance.now();
+      const { status, body } = await publishRaw(front, channel, data);
+      if (status !== 200 || !/^\S+$/.test(body)) {
+        problems.push(`publish #${k} through nginx answered ${status}: ${JSON.stringify(body)}`);
+        continue;
+      }
+      const event = await waitFor(`"${data}" through nginx`, 3000,
+        () => stream.events.find((e) => e.data === data), 1).catch(() => null);
+      if (!event) problems.push(`"${data}" (id ${body}) did not reach the subscriber within 3 s`);
+      else if (event.id !== body) problems.push(`"${data}": publish answered ${body}, event has id ${event.id}`);
+      else times.push(event.at - sent);
+    }
+    t.log(`POST /publish through nginx -> client through nginx, ms: ${times.map((l) => l.toFixed(1)).join(' ')}`);
+    t.check('POST /publish/{channel} through nginx answers the id, and the event reaches a subscriber through nginx',
+      problems.length === 0, problems.join('\n'));
+  });
+
+  // Resuming through nginx: leave after two events, miss three, come back.
+  await section(t, 'resuming through nginx', async () => {
+    const channel = 'resume';
+    const first = await openStream(`${front}/events/${channel}`);
+    t.defer(() => first.close());
+    await warmUp(first, () => publish(front, 'resume warm-up', channel), 'on the resume channel');
+    const seen = [await publish(front, 'seen 1', channel), await publish(front, 'seen 2', channel)];
+    await waitFor('the two events before leaving', 3000, () => first.events.some((e) => e.id === seen[1]));
+    first.close();
+    const missed = [];
+    for (let k = 1; k <= 3; ++k) missed.push({ id: await publish(front, `missed ${k}`, channel), data: `missed ${k}` });
+    // A last event after the missed ones shows that nothing else comes in
+    // between.
+    const after = { id: await publish(front, 'after', channel), data: 'after' };
+
+    const expectResume = async (what, url, headers, expected) => {
+      const again = await openStream(url, headers);
+      const problem = await waitFor(`${what} to replay`, 3000,
+        () => again.events.length >= expected.length, 5).then(() => null, (e) => e.message);
+      again.close();
+      const got = again.events.slice(0, expected.length);
+      t.check(`${what} through nginx gets exactly the missed events`,
+        !problem && again.status === 200 && uncompressed(again) &&
+          got.every((e, i) => e.id === expected[i].id && e.data === expected[i].data),
+        `${again.status}, ${encodingSeen(again)}; expected ${list(expected)}; got ${list(again.events)}${problem ? `; ${problem}` : ''}`);
+    };
+    // The header, as EventSource sends it on reconnect; then the query a
+    // page can put on its first request.
+    await expectResume('Last-Event-ID', `${front}/events/${channel}`, { 'Last-Event-ID': seen[1] }, [...missed, after]);
+    await expectResume('?lastEventId=', `${front}/events/${channel}?lastEventId=${encodeURIComponent(missed[0].id)}`, {},
+      [...missed.slice(1), after]);
+  });
+
+  // The locations alone: a second nginx, the same outer configuration, in
+  // front of an upstream without hub_server's protective headers.
+  const { port: plainNginxPort } = await startNginx(t, options.nginx, 'nginx-plain',
+    (dir, port) => nginxConfig(dir, port, plain.port, null));
+  const plainFront = `http://127.0.0.1:${plainNginxPort}`;
+  t.log(`a second nginx on ${plainFront} proxies to a plain Node SSE server on 127.0.0.1:${plain.port}`);
+  await section(t, 'the locations without hub_server\'s headers', async () => {
+    const stream = await openStream(`${plainFront}/events/plain`);
+    t.defer(() => stream.close());
+    await warmUp(stream, () => plain.send('warm-up'), 'from the plain upstream');
+    t.check('without hub_server\'s headers, the locations keep the stream uncompressed (Accept-Encoding: gzip)',
+      uncompressed(stream), encodingSeen(stream));
+    const times = [];
+    for (let k = 1; k <= 5; ++k) {
+      const sent = performance.now();
+      const id = plain.send(`plain #${k}`);
+      const event = await waitFor(`plain #${k} through nginx`, 3000,
+        () => stream.events.find((e) => e.id === id), 1).catch(() => null);
+      times.push(event ? event.at - sent : Infinity);
+      await sleep(50);
+    }
+    const worst = Math.max(...times);
+    t.log(`plain upstream -> client through nginx, ms: ${times.map((l) => l.toFixed(1)).join(' ')}`);
+    t.check(`without hub_server's headers, every event arrives within ${BOUND_MS} ms (max of 5: ${worst.toFixed(1)} ms)`,
+      worst <= BOUND_MS, `latencies ${times.map((l) => l.toFixed(1)).join(', ')}`);
+  });
+
+  // A client that reads nothing: its stream's writes must stall at the
+  // upstream (where hub_server's slow-subscriber bounds act), not pile up in
+  // nginx's temporary files.
+  await section(t, 'a client that reads nothing', async () => {
+    const request = http.get(`${plainFront}/events/flood`, (response) => response.pause());
+    request.on('error', () => {});
+    t.defer(() => request.destroy());
+    const flood = await waitFor('the plain upstream to stall or finish its flood', 20000,
+      () => plain.floods[0], 20).catch(() => null);
+    request.destroy();
+    const mib = (n) => (n / (1024 * 1024)).toFixed(1);
+    if (flood) t.log(`a client that reads nothing: the upstream wrote ${mib(flood.written)} MiB, then ${flood.stalled ? 'stalled' : 'finished'}`);
+    t.check(`a client that reads nothing holds the upstream's writes back (nginx does not spool the stream; ${mib(FLOOD_BYTES)} MiB offered)`,
+      flood && flood.stalled,
+      flood ? `the upstream wrote all ${mib(flood.written)} MiB without a stall` : 'the flood neither stalled nor finished within 20 s');
+  });
 });
