@@ -32,7 +32,7 @@
 #include <ssepp/asio/metrics.hpp>
 #include <ssepp/asio/server.hpp>
 #if SSEPP_HUB_SERVER_REDIS
-#include <ssepp/redis/backplane.hpp>
+#include "../common/redis_node.hpp"
 #endif
 
 #include "../common/command_line.hpp"
@@ -243,39 +243,8 @@ int run(command_line& cl) {
   }
 
 #if SSEPP_HUB_SERVER_REDIS
-  // The backplane runs on a thread of its own, so its connection to Redis
-  // is read at once whatever the I/O threads are doing (Redis drops a
-  // pub/sub client that falls behind).
-  using backplane_type = ssepp::redis::backplane<ssepp::asio::server::hub_type>;
-  std::unique_ptr<backplane_type> backplane;
-  asio::io_context redis_io(1);
-  auto redis_work = asio::make_work_guard(redis_io);
-  std::thread redis_thread;
-  ssepp::redis::backplane_options bo;
-  if (cl.redis_url) {
-    const auto address = ssepp::redis::parse_url(*cl.redis_url);
-    if (!address) {
-      std::fprintf(stderr, "hub_server: --redis wants redis://HOST[:PORT][/DB], got '%s'\n",
-                   cl.redis_url->c_str());
-      return 1;
-    }
-    bo.redis = *address;
-    bo.prefix = cl.redis_prefix;
-    bo.stream_events = o.hub.history_events;
-    bo.stream_age = o.hub.history_age;
-    bo.log = [](std::string_view text) {
-      std::fprintf(stderr, "hub_server: %.*s\n", static_cast<int>(text.size()), text.data());
-    };
-    o.backplane.publish = [&backplane](std::string channel, std::vector<ssepp::event> events,
-                                       std::function<void(ssepp::batch_publish_result)> done) {
-      backplane->publish(std::move(channel), std::move(events), std::move(done));
-    };
-    o.backplane.resume = [&backplane](
-                             std::vector<std::string> channels, std::string id,
-                             std::function<void(std::optional<ssepp::replay_plan>)> ready) {
-      backplane->resume(std::move(channels), std::move(id), std::move(ready));
-    };
-  }
+  example::redis_node redis("hub_server");
+  if (cl.redis_url && !redis.configure(*cl.redis_url, cl.redis_prefix, o)) return 1;
 #else
   if (cl.redis_url) {
     std::fprintf(stderr,
@@ -292,23 +261,7 @@ int run(command_line& cl) {
     });
   }
 #if SSEPP_HUB_SERVER_REDIS
-  if (cl.redis_url) {
-    backplane = std::make_unique<backplane_type>(redis_io, server.hub(), bo);
-    backplane->start();
-    redis_thread = std::thread([&redis_io] { redis_io.run(); });
-  }
-  struct backplane_stop {
-    std::unique_ptr<backplane_type>& backplane;
-    asio::executor_work_guard<asio::io_context::executor_type>& work;
-    std::thread& thread;
-    ~backplane_stop() {
-      if (!thread.joinable()) return;
-      backplane->stop();
-      work.reset();
-      thread.join();
-      backplane.reset();
-    }
-  } stop_backplane{backplane, redis_work, redis_thread};
+  const auto redis_running = redis.start(server);
 #endif
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -339,7 +292,7 @@ int run(command_line& cl) {
         " evicted from history";
     std::fprintf(stderr, "hub_server: stopped; %s\n", counters.c_str());
 #if SSEPP_HUB_SERVER_REDIS
-    if (backplane) {
+    if (const auto* backplane = redis.backplane()) {
       const auto b = backplane->stats();
       std::fprintf(
           stderr,

@@ -60,7 +60,7 @@
 #include <ssepp/asio/metrics.hpp>
 #include <ssepp/asio/server.hpp>
 #if SSEPP_RTK_QUERY_REDIS
-#include <ssepp/redis/backplane.hpp>
+#include "../common/redis_node.hpp"
 #endif
 
 #include "../common/command_line.hpp"
@@ -443,36 +443,10 @@ int run(command_line& cl) {
   o.authorize = [&sessions](const request& req) { return authorize(sessions, req); };
 
 #if SSEPP_RTK_QUERY_REDIS
-  // As hub_server: the backplane runs on a thread of its own, so that its
-  // Redis connection is read at once whatever the I/O threads are doing.
-  using backplane_type = ssepp::redis::backplane<ssepp::asio::server::hub_type>;
-  std::unique_ptr<backplane_type> backplane;
-  asio::io_context redis_io(1);
-  auto redis_work = asio::make_work_guard(redis_io);
-  std::thread redis_thread;
-  ssepp::redis::backplane_options bo;
-  if (cl.redis_url) {
-    const auto address = ssepp::redis::parse_url(*cl.redis_url);
-    if (!address) {
-      std::fprintf(stderr, "rtk_query_server: --redis wants redis://HOST[:PORT][/DB], got '%s'\n",
-                   cl.redis_url->c_str());
-      return 1;
-    }
-    bo.redis = *address;
-    bo.prefix = cl.redis_prefix;
-    bo.stream_events = o.hub.history_events;
-    bo.stream_age = o.hub.history_age;
-    bo.log = [](std::string_view text) {
-      std::fprintf(stderr, "rtk_query_server: %.*s\n", static_cast<int>(text.size()), text.data());
-    };
-    // Streams resume through Redis: after a restart this process's history
-    // is empty, Redis still has every event.
-    o.backplane.resume = [&backplane](
-                             std::vector<std::string> channels, std::string id,
-                             std::function<void(std::optional<ssepp::replay_plan>)> ready) {
-      backplane->resume(std::move(channels), std::move(id), std::move(ready));
-    };
-  }
+  // Streams resume through Redis: after a restart this process's history
+  // is empty, Redis still has every event.
+  example::redis_node redis("rtk_query_server");
+  if (cl.redis_url && !redis.configure(*cl.redis_url, cl.redis_prefix, o)) return 1;
 #else
   if (cl.redis_url) {
     std::fprintf(stderr,
@@ -490,38 +464,23 @@ int run(command_line& cl) {
 #if SSEPP_RTK_QUERY_REDIS
   if (cl.redis_url) {
     // Redis numbers the event and keeps it; every server on it delivers it.
-    publish = [&backplane](menu_update update, std::function<void(ssepp::publish_result)> done) {
+    publish = [&s](menu_update update, std::function<void(ssepp::publish_result)> done) {
       std::vector<ssepp::event> events{std::move(update.event)};
-      backplane->publish(std::move(update.channel), std::move(events),
-                         [done = std::move(done)](ssepp::batch_publish_result result) {
-                           ssepp::publish_result one;
-                           one.error = result.error;
-                           if (!result.ids.empty()) one.id = std::move(result.ids.front());
-                           done(one);
-                         });
+      s.options().backplane.publish(std::move(update.channel), std::move(events),
+                                    [done = std::move(done)](ssepp::batch_publish_result result) {
+                                      ssepp::publish_result one;
+                                      one.error = result.error;
+                                      if (!result.ids.empty())
+                                        one.id = std::move(result.ids.front());
+                                      done(one);
+                                    });
     };
   }
 #endif
   add_routes(s, sessions, std::move(publish));
 
 #if SSEPP_RTK_QUERY_REDIS
-  if (cl.redis_url) {
-    backplane = std::make_unique<backplane_type>(redis_io, s.hub(), bo);
-    backplane->start();
-    redis_thread = std::thread([&redis_io] { redis_io.run(); });
-  }
-  struct backplane_stop {
-    std::unique_ptr<backplane_type>& backplane;
-    asio::executor_work_guard<asio::io_context::executor_type>& work;
-    std::thread& thread;
-    ~backplane_stop() {
-      if (!thread.joinable()) return;
-      backplane->stop();
-      work.reset();
-      thread.join();
-      backplane.reset();
-    }
-  } stop_backplane{backplane, redis_work, redis_thread};
+  const auto redis_running = redis.start(s);
 #endif
 
   asio::io_context io;
