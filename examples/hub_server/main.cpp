@@ -36,6 +36,7 @@
 #endif
 
 #include "../common/command_line.hpp"
+#include "../common/server_main.hpp"
 
 namespace {
 
@@ -214,11 +215,7 @@ int run(command_line& cl) {
     return 1;
   }
   const bool verbose = cl.verbose;
-  o.log = [verbose](ssepp::asio::log_level level, std::string_view text) {
-    // A client leaving is logged at debug level: normal, not a warning.
-    if (verbose || level >= ssepp::asio::log_level::warning)
-      std::fprintf(stderr, "hub_server: %.*s\n", static_cast<int>(text.size()), text.data());
-  };
+  o.log = example::stderr_log("hub_server", verbose);
   if (cl.cookie_name) {
     // Runs before anything is subscribed or published. A real application
     // looks the session cookie up in its session store here.
@@ -246,12 +243,7 @@ int run(command_line& cl) {
   example::redis_node redis("hub_server");
   if (cl.redis_url && !redis.configure(*cl.redis_url, cl.redis_prefix, o)) return 1;
 #else
-  if (cl.redis_url) {
-    std::fprintf(stderr,
-                 "hub_server: built without the Redis backplane (ssepp::redis needs "
-                 "libhiredis-dev): --redis is not available\n");
-    return 1;
-  }
+  if (cl.redis_url) return example::redis_not_built("hub_server");
 #endif
 
   ssepp::asio::server server(o);
@@ -267,16 +259,7 @@ int run(command_line& cl) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) { server.stop(); });
 
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hub_server: cannot listen on %s port %u: %s\n", o.host.c_str(),
-                 static_cast<unsigned>(o.port), e.what());
-    return 1;
-  }
-  std::printf("hub_server: listening on %s/\n",
-              example::http_origin(o.host, server.port()).c_str());
-  std::fflush(stdout);
+  if (!example::start_listening("hub_server", server)) return 1;
   io.run();
   server.wait();
 

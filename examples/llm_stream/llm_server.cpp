@@ -55,6 +55,7 @@
 #include <ssepp/asio/server.hpp>
 
 #include "../common/command_line.hpp"
+#include "../common/server_main.hpp"
 
 namespace {
 
@@ -353,10 +354,7 @@ ssepp::asio::response whole_answer(const completion_request& request, const std:
 int run(command_line& cl) {
   const bool verbose = cl.verbose;
   auto& o = cl.server;
-  o.log = [verbose](ssepp::asio::log_level level, std::string_view text) {
-    if (verbose || level >= ssepp::asio::log_level::warning)
-      std::fprintf(stderr, "llm_server: %.*s\n", static_cast<int>(text.size()), text.data());
-  };
+  o.log = example::stderr_log("llm_server", verbose);
   const std::vector<std::string> tokens = tokens_of(cl.text);
   const std::chrono::nanoseconds interval =
       cl.tokens_per_second > 0
@@ -413,15 +411,7 @@ int run(command_line& cl) {
     work.reset();
     io.stop();
   });
-  try {
-    srv.start();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "llm_server: cannot listen on %s port %u: %s\n", o.host.c_str(),
-                 static_cast<unsigned>(o.port), e.what());
-    return 1;
-  }
-  std::printf("llm_server: listening on %s/\n", example::http_origin(o.host, srv.port()).c_str());
-  std::fflush(stdout);
+  if (!example::start_listening("llm_server", srv)) return 1;
   io.run();
   srv.wait();
   return 0;

@@ -64,6 +64,7 @@
 #endif
 
 #include "../common/command_line.hpp"
+#include "../common/server_main.hpp"
 
 namespace {
 
@@ -435,10 +436,7 @@ int run(command_line& cl) {
     return 1;
   }
   const bool verbose = cl.verbose;
-  o.log = [verbose](ssepp::asio::log_level level, std::string_view text) {
-    if (verbose || level >= ssepp::asio::log_level::warning)
-      std::fprintf(stderr, "rtk_query_server: %.*s\n", static_cast<int>(text.size()), text.data());
-  };
+  o.log = example::stderr_log("rtk_query_server", verbose);
   session_store sessions(cl.sessions_file);
   o.authorize = [&sessions](const request& req) { return authorize(sessions, req); };
 
@@ -448,12 +446,7 @@ int run(command_line& cl) {
   example::redis_node redis("rtk_query_server");
   if (cl.redis_url && !redis.configure(*cl.redis_url, cl.redis_prefix, o)) return 1;
 #else
-  if (cl.redis_url) {
-    std::fprintf(stderr,
-                 "rtk_query_server: built without the Redis backplane (ssepp::redis needs "
-                 "libhiredis-dev): --redis is not available\n");
-    return 1;
-  }
+  if (cl.redis_url) return example::redis_not_built("rtk_query_server");
 #endif
 
   ssepp::asio::server s(o);
@@ -486,16 +479,7 @@ int run(command_line& cl) {
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&s](std::error_code, int) { s.stop(); });
-  try {
-    s.start();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rtk_query_server: cannot listen on %s port %u: %s\n", o.host.c_str(),
-                 static_cast<unsigned>(o.port), e.what());
-    return 1;
-  }
-  std::printf("rtk_query_server: listening on %s/\n",
-              example::http_origin(o.host, s.port()).c_str());
-  std::fflush(stdout);
+  if (!example::start_listening("rtk_query_server", s)) return 1;
   io.run();
   s.wait();
   return 0;
