@@ -159,6 +159,9 @@ command_line parse_command_line(int argc, char** argv) {
 /// Thread safety: every member may be called from any thread.
 class session_store {
  public:
+  /// Sessions held at most (each costs about 100 bytes).
+  static constexpr std::size_t max_sessions = 10000;
+
   explicit session_store(std::string file) : file_(std::move(file)) { load(); }
 
   /// Signs `user` in; returns the new session's token.
@@ -172,6 +175,9 @@ class session_store {
       auto bits = random_();
       for (int digit = 0; digit < 8; ++digit, bits >>= 4) token.push_back(hex[bits & 15u]);
     }
+    // Bounded, whoever keeps signing in: past the bound, a session at random
+    // (tokens are random, so the map's first one is) makes room.
+    if (users_.size() >= max_sessions) users_.erase(users_.begin());
     users_[token] = user;
     save();
     return token;
