@@ -172,9 +172,10 @@ class event_feed_connection final
     bool schedule = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!open.load() || ending_) return false;
+      if (!open.load() || ending_ || overflowed_) return false;
       if (pending_.size() + in_flight_ + bytes.size() > max_queued_bytes_) {
-        overflow = true;
+        // Every later send fails too, until the posted close runs.
+        overflow = overflowed_ = true;
       } else {
         pending_.append(bytes);
         schedule = !std::exchange(scheduled_, true) && in_flight_ == 0;
@@ -268,6 +269,7 @@ class event_feed_connection final
   std::size_t in_flight_ = 0;  // bytes of the write in flight (0: none)
   bool scheduled_ = false;     // a write_next is posted
   bool ending_ = false;        // end(): close once drained
+  bool overflowed_ = false;    // a send found the queue full: closing
 };
 
 }  // namespace detail
