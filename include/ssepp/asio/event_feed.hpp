@@ -210,7 +210,7 @@ class event_feed_connection final
   Stream& watched_stream() { return *stream_; }
   net::any_io_executor watch_strand() const { return strand_; }
   client_watch& watch_state() { return watch_; }
-  void client_left(error_code ec) { finish(close_reason::peer_gone, ec); }
+  void client_left(std::error_code ec) { finish(close_reason::peer_gone, ec); }
 
  private:
   void post_write() {

@@ -187,7 +187,7 @@ constexpr bool watch_socket_directly() {
 // sends nothing, so the socket turns readable when it leaves (EOF, reset).
 // The owner keeps this and provides, on its strand:
 //   Stream& watched_stream();  net::any_io_executor watch_strand();
-//   client_watch& watch_state();  void client_left(error_code);
+//   client_watch& watch_state();  void client_left(std::error_code);
 // The pending operation holds the owner, so a watched connection stays
 // alive until it ends; client_left is called once, when the client left,
 // sent more than max_bytes (std::errc::message_size), or the owner closed
@@ -344,7 +344,7 @@ class event_stream_connection final
   Stream& watched_stream() { return *stream_; }
   net::any_io_executor watch_strand() const { return strand_; }
   client_watch& watch_state() { return watch_; }
-  void client_left(error_code ec) { end(close_reason::peer_gone, ec); }
+  void client_left(std::error_code ec) { end(close_reason::peer_gone, ec); }
 
  private:
   // The stream ends from this side (the client left, or close()). When the
