@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -21,8 +22,6 @@
 #include <vector>
 
 #include "../format.hpp"
-#include "../http/event_stream.hpp"
-#include "../http/format.hpp"
 #include "../hub.hpp"
 #include "event_stream.hpp"
 #include "stream_transport.hpp"
@@ -147,13 +146,9 @@ class event_feed_connection final
         max_queued_bytes_(options.max_queued_bytes),
         send_buffer_bytes_(options.send_buffer_bytes) {
     watch_.max_bytes = options.max_client_bytes;
-    auto fields = ssepp::http::event_stream_fields();
-    fields.insert(fields.end(), std::make_move_iterator(options.fields.begin()),
-                  std::make_move_iterator(options.fields.end()));
-    fields.emplace_back("Connection", "close");
     // The head is the first thing queued; it goes out at once, so the
     // client sees the stream open before the first event is produced.
-    pending_ = ssepp::http::format_response_head(200, fields, std::nullopt);
+    pending_ = event_stream_head(options.fields);
     scheduled_ = true;
   }
 

@@ -256,6 +256,17 @@ void watch_client(std::shared_ptr<Owner> owner) {
   }
 }
 
+// The head of an event stream's response, an event_feed's too: 200, the
+// event stream's own fields, `extra`, and `Connection: close` with no
+// Content-Length (the body ends with the connection).
+inline std::string event_stream_head(std::vector<std::pair<std::string, std::string>>& extra) {
+  auto fields = ssepp::http::event_stream_fields();
+  fields.insert(fields.end(), std::make_move_iterator(extra.begin()),
+                std::make_move_iterator(extra.end()));
+  fields.emplace_back("Connection", "close");
+  return ssepp::http::format_response_head(200, fields, std::nullopt);
+}
+
 // Nagle's algorithm would hold a small event back until the client ACKs
 // the previous one (up to its delayed-ACK time, ~40 ms), and the kernel's
 // send buffer would grow outside any bound ssepp sets (see
@@ -295,12 +306,7 @@ class event_stream_connection final
 
   event_stream start(hub_type& hub, const std::vector<std::string>& channels,
                      event_stream_options& options) {
-    auto fields = ssepp::http::event_stream_fields();
-    fields.insert(fields.end(), std::make_move_iterator(options.fields.begin()),
-                  std::make_move_iterator(options.fields.end()));
-    fields.emplace_back("Connection", "close");
-    stream_transport<Stream> transport(
-        stream_, strand_, ssepp::http::format_response_head(200, fields, std::nullopt));
+    stream_transport<Stream> transport(stream_, strand_, event_stream_head(options.fields));
     auto self = this->shared_from_this();
     // The handler holds the connection (and so the subscription): were the
     // connection to go first, the subscription's reset would cancel this
