@@ -445,11 +445,17 @@ TEST_CASE("resumes of one channel arriving together share one read of its stream
   const auto r = a.publish("news", {"1", "2", "3", "4"});
   REQUIRE(a.await_events(on_a.peer, 4).size() == 4);
   // Both wait for b to subscribe to the channel, then both need Redis.
+  // Asked from one handler on b's own thread, both are queued there before
+  // any answer from Redis is read: they arrive together however this
+  // thread is scheduled (asked from here, the first could finish before
+  // the second arrived).
   std::promise<std::optional<ssepp::replay_plan>> first, second;
-  b.backplane->resume({"news"}, r.ids[0],
-                      [&](std::optional<ssepp::replay_plan> p) { first.set_value(p); });
-  b.backplane->resume({"news"}, r.ids[1],
-                      [&](std::optional<ssepp::replay_plan> p) { second.set_value(p); });
+  net::post(b.io, [&] {
+    b.backplane->resume({"news"}, r.ids[0],
+                        [&](std::optional<ssepp::replay_plan> p) { first.set_value(p); });
+    b.backplane->resume({"news"}, r.ids[1],
+                        [&](std::optional<ssepp::replay_plan> p) { second.set_value(p); });
+  });
   auto f1 = first.get_future(), f2 = second.get_future();
   REQUIRE(f1.wait_for(5s) == std::future_status::ready);
   REQUIRE(f2.wait_for(5s) == std::future_status::ready);
